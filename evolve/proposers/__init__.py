@@ -1,0 +1,1 @@
+"""Proposers turn a parent (plus inspirations and feedback) into a child program."""

@@ -1,0 +1,60 @@
+"""The proposer contract: one verb (`propose`) plus closing.
+
+A proposer returns the child's full code, or a failure with a reason; it never raises for an
+ordinary bad answer. Everything about the call (prompt, response, tokens, dollars) comes back in
+`Proposal` so the controller can record it without knowing which provider made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    """A program as a proposer sees it: code, its train score, metrics and evaluator feedback."""
+
+    candidate_id: int
+    code: str
+    score: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    """Everything a proposer may use for one iteration; `seed` makes its randomness replayable."""
+
+    iteration: int
+    island: int
+    parent: ProgramView
+    inspirations: tuple[ProgramView, ...]
+    seed: str
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The child program (or the reason there is none) and the record of how it was made."""
+
+    code: str | None
+    proposer: str
+    model: str = ""
+    prompt: str = ""
+    response: str = ""
+    summary: str = ""
+    failure: str | None = None  # short tag, e.g. "no_code", "outside_block", "unmatched_search"
+    detail: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+
+
+class Proposer(Protocol):
+    name: str
+
+    async def propose(self, request: ProposalRequest) -> Proposal: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,104 @@
+"""The sandbox contract: run one job (candidate code + evaluator + stages) under limits.
+
+Values here cross the seam between the framework and a backend. Backends translate their own
+errors (subprocess, Docker, bubblewrap) into an Outcome with a reason from FAILURE_REASONS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from evaluators.protocol import EvaluatorRef, StageResult
+
+FailureReason = Literal[
+    "timeout",  # wall clock or CPU limit hit
+    "memory",  # out of memory (MemoryError, OOM kill)
+    "crash",  # candidate raised, or the process died without a result
+    "invalid_output",  # result frames missing, malformed or forged
+    "output_limit",  # stdout grew past the limit
+    "sandbox_error",  # the backend itself failed (could not start, ...)
+]
+FAILURE_REASONS: tuple[str, ...] = (
+    "timeout",
+    "memory",
+    "crash",
+    "invalid_output",
+    "output_limit",
+    "sandbox_error",
+)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Run `stage` only if `after`'s `metric` beats `threshold` (None: always run).
+
+    Used to run the held-out test stage only for a candidate that is a new best on train.
+    """
+
+    stage: str
+    after: str
+    metric: str
+    maximize: bool = True
+    threshold: float | None = None
+
+    def passes(self, value: float) -> bool:
+        if self.threshold is None:
+            return True
+        return value > self.threshold if self.maximize else value < self.threshold
+
+
+@dataclass(frozen=True)
+class SandboxJob:
+    """Candidate code plus how to score it: stages run in order, stopping at the first failure."""
+
+    code: str
+    evaluator: EvaluatorRef
+    stages: tuple[str, ...]
+    gate: Gate | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_seconds: float = 120.0
+    cpu_seconds: int = 120
+    memory_mb: int = 2048
+    max_processes: int = 64
+    max_output_bytes: int = 1_000_000
+    max_file_mb: int = 64
+    stderr_tail_bytes: int = 4000
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """One stage's result as reported by the runner, or why the stage did not produce one."""
+
+    stage: str
+    result: StageResult | None
+    error: str | None = None  # a FailureReason when the stage raised inside the runner
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came back from one job: the stages that finished, and the failure that stopped it."""
+
+    stages: tuple[StageOutcome, ...] = ()
+    failure: str | None = None  # a FailureReason, or None when every requested stage ran
+    detail: str = ""
+    stderr_tail: str = ""
+    wall_seconds: float = 0.0
+
+    def stage(self, name: str) -> StageOutcome | None:
+        return next((s for s in self.stages if s.stage == name), None)
+
+
+class Sandbox(Protocol):
+    """One verb plus closing, like an httpx transport."""
+
+    name: str
+
+    async def run(self, job: SandboxJob, limits: Limits) -> Outcome: ...
+
+    async def aclose(self) -> None: ...
