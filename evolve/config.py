@@ -1,0 +1,58 @@
+"""Run configuration: one frozen model, built once at the edge (CLI) and stored with the run."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evolve.errors import ConfigError
+
+from sandboxes.base import Limits
+
+SandboxName = Literal["process"]
+
+
+class RunConfig(BaseModel):
+    """Everything that shapes a run. Stored in the run row so `evolve resume` rebuilds it exactly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    iterations: int = Field(default=100, ge=0, description="proposals to make after the seed")
+    seed: int = Field(default=0, description="all randomness derives from this and the iteration")
+    workers: int = Field(default=1, ge=1, le=256, description="proposals/evaluations in flight")
+    islands: int = Field(default=2, ge=1, le=64, description="isolated sub-populations")
+    migration_interval: int = Field(default=10, ge=1, description="iterations between ring migrations")
+    archive_size: int = Field(default=20, ge=1, description="elite archive capacity (all islands)")
+    exploration_ratio: float = Field(default=0.2, ge=0, le=1, description="parent drawn uniformly from grid")
+    exploitation_ratio: float = Field(default=0.3, ge=0, le=1, description="parent drawn from the elite archive")
+    inspirations: int = Field(default=3, ge=0, le=16, description="other programs shown to the proposer")
+    timeout_seconds: float = Field(default=120.0, gt=0, description="wall limit per candidate (all stages)")
+    memory_mb: int = Field(default=2048, ge=64, description="address-space limit per candidate")
+    sandbox: SandboxName = "process"
+    proposer: Literal["offline"] = "offline"
+    max_time_seconds: float | None = Field(default=None, gt=0, description="stop after this much wall time")
+    target_score: float | None = Field(default=None, description="stop once the best reaches this")
+
+    @model_validator(mode="after")
+    def _ratios(self) -> "RunConfig":
+        if self.exploration_ratio + self.exploitation_ratio > 1.0:
+            raise ValueError("exploration_ratio + exploitation_ratio must be at most 1")
+        return self
+
+    def limits(self) -> Limits:
+        cpu = int(self.timeout_seconds) + 5
+        return Limits(wall_seconds=self.timeout_seconds, cpu_seconds=cpu, memory_mb=self.memory_mb)
+
+
+def build_config(*layers: dict) -> RunConfig:
+    """Merge setting layers (problem defaults, then command-line options); later layers win."""
+    merged: dict = {}
+    for layer in layers:
+        merged.update({k: v for k, v in layer.items() if v is not None})
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "config"
+        raise ConfigError(f"invalid setting {field}: {error['msg']}") from exc

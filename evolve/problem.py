@@ -1,0 +1,208 @@
+"""Problem folders: `problem.toml` plus a seed program, baselines and prompt context.
+
+Loading validates everything up front and names the file and the field at fault, so a broken
+folder fails before a run starts rather than in the middle of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from evaluators.protocol import EvaluatorRef
+from evolve.errors import ProblemError
+
+PROBLEM_FILE = "problem.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EvaluatorSpec(_Strict):
+    ref: str
+    params: dict = Field(default_factory=dict)
+    stages: tuple[str, ...] = ("smoke", "train")
+    test_stage: str | None = "test"
+
+    @field_validator("ref")
+    @classmethod
+    def _ref_shape(cls, value: str) -> str:
+        module, sep, attr = value.rpartition(":")
+        if not sep or not module or not attr:
+            raise ValueError("must be 'module:attr' or 'file.py:attr'")
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _some_stages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one stage")
+        return value
+
+
+class Objective(_Strict):
+    metric: str = "score"
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+    @property
+    def maximize(self) -> bool:
+        return self.direction == "maximize"
+
+
+class FeatureDim(_Strict):
+    """One MAP-Elites axis: an evaluator metric (or `code_size`) binned over [min, max]."""
+
+    metric: str
+    min: float
+    max: float
+    bins: int = Field(default=8, ge=1, le=64)
+
+
+class RunDefaults(_Strict):
+    """Per-problem defaults for `evolve run`; command-line options override them."""
+
+    iterations: int | None = Field(default=None, ge=0)
+    islands: int | None = Field(default=None, ge=1, le=64)
+    workers: int | None = Field(default=None, ge=1, le=256)
+    migration_interval: int | None = Field(default=None, ge=1)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    memory_mb: int | None = Field(default=None, ge=64)
+
+
+class ProblemFile(_Strict):
+    name: str
+    description: str = ""
+    seed: str
+    context: str | None = None
+    evaluator: EvaluatorSpec
+    objective: Objective = Objective()
+    baselines: dict[str, str] = Field(default_factory=dict)
+    run: RunDefaults = RunDefaults()
+    features: tuple[FeatureDim, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A loaded, validated problem: paths resolved, seed and context read."""
+
+    name: str
+    description: str
+    root: Path
+    seed_path: Path
+    seed_code: str
+    context: str
+    evaluator: EvaluatorSpec
+    objective: Objective
+    baselines: dict[str, Path]
+    run_defaults: RunDefaults
+    features: tuple[FeatureDim, ...]
+
+    @property
+    def evaluator_ref(self) -> EvaluatorRef:
+        return EvaluatorRef(ref=self.evaluator.ref, problem_dir=str(self.root), params=dict(self.evaluator.params))
+
+    @property
+    def all_stages(self) -> tuple[str, ...]:
+        test = self.evaluator.test_stage
+        return self.evaluator.stages + ((test,) if test else ())
+
+    @property
+    def train_stage(self) -> str:
+        """The stage whose objective ranks candidates: the last cascade stage."""
+        return self.evaluator.stages[-1]
+
+    @property
+    def seed_relpath(self) -> str:
+        return self.seed_path.relative_to(self.root).as_posix()
+
+    def version(self) -> str:
+        """A hash of the files that define the problem, to tell problem versions apart."""
+        digest = hashlib.sha256()
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(self.root).as_posix().encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()[:16]
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Load a problem folder (or its problem.toml) from anywhere on disk."""
+    root = Path(path).expanduser()
+    if root.name == PROBLEM_FILE:
+        root = root.parent
+    toml_path = root / PROBLEM_FILE
+    if not root.exists():
+        raise ProblemError(f"problem folder {root} does not exist")
+    if not toml_path.is_file():
+        raise ProblemError(f"{toml_path} not found: a problem folder needs a {PROBLEM_FILE}")
+    try:
+        raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProblemError(f"{toml_path}: malformed TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ProblemError(f"{toml_path}: not UTF-8 text") from exc
+    try:
+        spec = ProblemFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ProblemError(f"{toml_path}: {_first_error(exc)}") from exc
+    return _resolve(root.resolve(), toml_path, spec)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"]
+    if error["type"] == "missing":
+        message = "required field is missing"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown field"
+    return f"field '{field}': {message}"
+
+
+def _resolve(root: Path, toml_path: Path, spec: ProblemFile) -> Problem:
+    seed_path = _existing_file(root, spec.seed, toml_path, "seed")
+    seed_code = _read_text(seed_path, toml_path, "seed")
+    context = ""
+    if spec.context:
+        context = _read_text(_existing_file(root, spec.context, toml_path, "context"), toml_path, "context")
+    baselines = {
+        name: _existing_file(root, rel, toml_path, f"baselines.{name}") for name, rel in spec.baselines.items()
+    }
+    if spec.evaluator.ref.rpartition(":")[0].endswith(".py"):
+        _existing_file(root, spec.evaluator.ref.rpartition(":")[0], toml_path, "evaluator.ref")
+    test_stage = spec.evaluator.test_stage
+    if test_stage and test_stage in spec.evaluator.stages:
+        raise ProblemError(f"{toml_path}: field 'evaluator.test_stage': '{test_stage}' is also a cascade stage")
+    return Problem(
+        name=spec.name,
+        description=spec.description,
+        root=root,
+        seed_path=seed_path,
+        seed_code=seed_code,
+        context=context,
+        evaluator=spec.evaluator,
+        objective=spec.objective,
+        baselines=baselines,
+        run_defaults=spec.run,
+        features=spec.features,
+    )
+
+
+def _existing_file(root: Path, rel: str, toml_path: Path, field: str) -> Path:
+    path = (root / rel).resolve()
+    if not path.is_file():
+        raise ProblemError(f"{toml_path}: field '{field}': file {rel!r} not found in {root}")
+    return path
+
+
+def _read_text(path: Path, toml_path: Path, field: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProblemError(f"{toml_path}: field '{field}': {path.name} is not UTF-8 text") from exc
