@@ -1,0 +1,81 @@
+"""Plain values the store hands out and takes in, so no caller touches ORM objects or SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    stage: str
+    metrics: dict[str, float]
+    valid: bool
+    reason: str | None = None
+    feedback: str = ""
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProposalRecord:
+    proposer: str
+    model: str = ""
+    prompt: str = ""
+    response: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    """One candidate with its evaluations. `id` is None until the store assigns it."""
+
+    iteration: int
+    island: int
+    generation: int
+    parent_id: int | None
+    code: str
+    code_hash: str
+    norm_hash: str
+    status: str  # valid | invalid | failed | rejected | duplicate
+    inspiration_ids: tuple[int, ...] = ()
+    diff: str = ""
+    summary: str = ""
+    failure_reason: str | None = None
+    failure_detail: str = ""
+    score: float | None = None
+    test_score: float | None = None
+    features: dict[str, float] = field(default_factory=dict)
+    evaluations: tuple[EvaluationRecord, ...] = ()
+    id: int | None = None
+
+    def evaluation(self, stage: str) -> EvaluationRecord | None:
+        return next((e for e in self.evaluations if e.stage == stage), None)
+
+
+@dataclass(frozen=True)
+class ReferenceRecord:
+    name: str
+    stage: str
+    score: float | None
+    valid: bool
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    name: str
+    problem_name: str
+    problem_path: str
+    problem_version: str
+    config: dict
+    state: str
+    iterations_done: int
+    best_candidate_id: int | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,97 @@
+"""Store round trip on a real SQLite file: runs, lineage, evaluations, resume state."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from evolve.errors import RunNotFound, UserError
+from evolve.store import Store, default_db_url
+from evolve.store.records import CandidateRecord, EvaluationRecord, ProposalRecord, ReferenceRecord
+
+
+def _candidate(iteration: int, parent_id=None, status="valid", score=1.0) -> CandidateRecord:
+    return CandidateRecord(
+        iteration=iteration,
+        island=iteration % 2,
+        generation=iteration,
+        parent_id=parent_id,
+        code=f"x = {iteration}\n",
+        code_hash=f"h{iteration}",
+        norm_hash=f"n{iteration}",
+        status=status,
+        score=score if status == "valid" else None,
+        failure_reason=None if status == "valid" else "timeout",
+        features={"code_size": 5.0},
+        evaluations=(EvaluationRecord("smoke", {"score": score}, True, None, "fine", None, 0.25),),
+    )
+
+
+def test_round_trip_lineage_and_state(tmp_path):
+    url = default_db_url(tmp_path)
+    store = Store(url)
+    run = store.create_run("r1", "spot", "/p", "v1", {"iterations": 3, "seed": 7})
+    seed = store.commit_iteration(run.id, _candidate(0), None, new_best=True)
+    child = store.commit_iteration(
+        run.id, _candidate(1, parent_id=seed.id, score=2.0), ProposalRecord("offline", prompt="p", response="r"), new_best=True
+    )
+    store.commit_iteration(run.id, _candidate(2, parent_id=child.id, status="failed"), ProposalRecord("offline"), False)
+    store.save_references(run.id, [ReferenceRecord("greedy", "train", 0.5, True, {"score": 0.5})])
+    store.set_state(run.id, "stopped")
+    store.close()
+
+    reopened = Store(url)
+    info = reopened.run("r1")
+    assert info.state == "stopped"
+    assert info.iterations_done == 2
+    assert info.best_candidate_id == child.id
+    assert info.config == {"iterations": 3, "seed": 7}
+    records = reopened.candidates(info.id)
+    assert [c.iteration for c in records] == [0, 1, 2]
+    assert records[1].parent_id == records[0].id
+    assert records[0].evaluations[0].feedback == "fine"
+    assert records[2].status == "failed" and records[2].failure_reason == "timeout"
+    assert [c.iteration for c in reopened.lineage(child.id)] == [0, 1]
+    by_status, by_reason = reopened.status_counts(info.id)
+    assert by_status == {"valid": 2, "failed": 1}
+    assert by_reason == {"timeout": 1}
+    assert reopened.references(info.id)[0].score == 0.5
+    assert len(reopened.proposals(info.id)) == 2
+
+
+def test_sqlite_file_uses_wal(tmp_path):
+    store = Store(default_db_url(tmp_path))
+    store.create_run("r", "p", "/p", "v", {})
+    store.close()
+    mode = sqlite3.connect(tmp_path / "evolve.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_iteration_is_atomic(tmp_path):
+    """A failing commit (duplicate iteration) leaves neither candidate nor proposal nor cursor change."""
+    store = Store(default_db_url(tmp_path))
+    run = store.create_run("r", "p", "/p", "v", {})
+    store.commit_iteration(run.id, _candidate(0), None, True)
+    with pytest.raises(Exception):
+        store.commit_iteration(run.id, _candidate(0), ProposalRecord("offline"), True)
+    assert len(store.candidates(run.id)) == 1
+    assert store.proposals(run.id) == []
+    assert store.run("r").iterations_done == 0
+
+
+def test_unknown_run_and_duplicate_name(tmp_path):
+    store = Store(default_db_url(tmp_path))
+    store.create_run("r", "p", "/p", "v", {})
+    with pytest.raises(RunNotFound):
+        store.run("nope")
+    with pytest.raises(UserError):
+        store.create_run("r", "p", "/p", "v", {})
+
+
+def test_migrations_are_recorded_once(tmp_path):
+    url = default_db_url(tmp_path)
+    Store(url).close()
+    Store(url).close()
+    rows = sqlite3.connect(tmp_path / "evolve.db").execute("SELECT name FROM schema_migrations").fetchall()
+    assert rows == [("0001_initial",)]
