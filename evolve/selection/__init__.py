@@ -1,0 +1,1 @@
+"""Selection: islands of MAP-Elites grids with elite archives; pure logic, RNG passed in."""
