@@ -1,0 +1,301 @@
+"""The `evolve` command: thin commands over the library; user mistakes are one line and exit 2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evolve.config import build_config, RunConfig
+from evolve.errors import EvolveError, UserError
+from evolve.evaluate import evaluate_program
+from evolve.events import RunStatus
+from evolve.export import export_best
+from evolve.problem import load_problem
+from evolve.problems_index import find_problem, list_problems
+from evolve.report import run_summary
+from evolve.runs import config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of
+from evolve.scoring import Scorer
+from evolve.ui import live_view
+
+app = typer.Typer(
+    help="Evolve systems policies with LLMs (or the offline mutator), scored in sandboxes, stored in SQLite.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+
+RunsDir = Annotated[
+    Path, typer.Option("--runs-dir", envvar="EVOLVE_RUNS_DIR", help="Folder holding one sub-folder per run.")
+]
+DbUrl = Annotated[
+    Optional[str], typer.Option("--db", help="SQLAlchemy URL of the store (default: SQLite in the run folder).")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+@app.command()
+def run(
+    problem: Annotated[str, typer.Argument(help="Problem folder, or the name of a shipped problem.")],
+    iterations: Annotated[Optional[int], typer.Option(help="Proposals to make after the seed.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; with one worker a run replays exactly.")] = 0,
+    workers: Annotated[Optional[int], typer.Option(help="Iterations in flight at once.")] = None,
+    islands: Annotated[Optional[int], typer.Option(help="Number of islands.")] = None,
+    sandbox: Annotated[str, typer.Option(help="Sandbox backend: process.")] = "process",
+    name: Annotated[Optional[str], typer.Option(help="Run name (default: problem-timestamp).")] = None,
+    max_time: Annotated[Optional[float], typer.Option("--max-time", help="Stop after this many seconds.")] = None,
+    target: Annotated[Optional[float], typer.Option(help="Stop once the best score reaches this.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Wall-clock limit per candidate, seconds.")] = None,
+    runs_dir: RunsDir = Path("runs"),
+    db: DbUrl = None,
+) -> None:
+    """Start an evolution run on a problem."""
+    prob = load_problem(find_problem(problem))
+    defaults = prob.run_defaults
+    config = build_config(
+        {
+            "iterations": defaults.iterations,
+            "islands": defaults.islands,
+            "workers": defaults.workers,
+            "migration_interval": defaults.migration_interval,
+            "timeout_seconds": defaults.timeout_seconds,
+            "memory_mb": defaults.memory_mb,
+        },
+        {
+            "iterations": iterations,
+            "seed": seed,
+            "workers": workers,
+            "islands": islands,
+            "sandbox": sandbox,
+            "max_time_seconds": max_time,
+            "target_score": target,
+            "timeout_seconds": timeout,
+        },
+    )
+    handle = create_run(prob, config, runs_dir, name, db)
+    _drive(handle, prob, config)
+
+
+@app.command()
+def resume(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run name or run folder.")],
+    iterations: Annotated[Optional[int], typer.Option(help="New total number of iterations.")] = None,
+    max_time: Annotated[Optional[float], typer.Option("--max-time", help="Stop after this many seconds.")] = None,
+    runs_dir: RunsDir = Path("runs"),
+    db: DbUrl = None,
+) -> None:
+    """Continue a run stopped by Ctrl-C, a budget, or a crash, exactly where it left off."""
+    handle = open_run(run_ref, runs_dir, db)
+    prob = problem_of(handle)
+    config = config_of(handle)
+    changes = {"iterations": iterations, "max_time_seconds": max_time}
+    if any(v is not None for v in changes.values()):
+        config = build_config(config.model_dump(), changes)
+        handle.store.set_config(handle.run.id, config.model_dump())
+    if handle.run.iterations_done >= config.iterations and handle.run.state == "finished":
+        _console().print(f"run {handle.run.name} already finished {config.iterations} iterations (raise --iterations to go on)")
+        return
+    _drive(handle, prob, config)
+
+
+def _drive(handle, prob, config: RunConfig) -> None:
+    console = _console()
+    status = RunStatus()
+    with live_view(console, status) as sink:
+        result = asyncio.run(execute(handle, prob, config, sink))
+    summary = run_summary(handle.store, handle.run)
+    console.print(
+        f"{result.state}: {result.reason}. {summary['iterations_done']} iterations; "
+        f"seed {_num(summary['seed_score'])} -> best {_num(summary['best_score'])} "
+        f"(candidate {summary['best_candidate_id']}, held-out test {_num(summary['best_test_score'])})"
+    )
+    console.print(f"run folder: {handle.run_dir}   next: evolve export {handle.run.name}")
+    if result.state != "finished" and result.reason == "interrupted":
+        console.print(f"continue with: evolve resume {handle.run.name}")
+        raise typer.Exit(130)
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@app.command()
+def status(
+    run_ref: Annotated[Optional[str], typer.Argument(metavar="[RUN]", help="Run name or folder (default: all runs).")] = None,
+    as_json: JsonFlag = False,
+    runs_dir: RunsDir = Path("runs"),
+    db: DbUrl = None,
+) -> None:
+    """Show a run's progress, scores and failures (or list all runs)."""
+    if run_ref is None:
+        _print_runs([run_summary(store, run) for store, run in list_runs(runs_dir, db)], as_json)
+        return
+    handle = open_run(run_ref, runs_dir, db)
+    summary = run_summary(handle.store, handle.run)
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"run {summary['name']}", show_header=False)
+    for key, value in summary.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    _console().print(table)
+
+
+def _print_runs(summaries: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summaries, indent=2))
+        return
+    table = Table(title="runs")
+    for col in ("name", "problem", "state", "iterations", "seed", "best", "test"):
+        table.add_column(col)
+    for s in summaries:
+        table.add_row(
+            s["name"],
+            s["problem"],
+            s["state"],
+            f"{s['iterations_done']}/{s['iterations_requested']}",
+            _num(s["seed_score"]),
+            _num(s["best_score"]),
+            _num(s["best_test_score"]),
+        )
+    _console().print(table)
+
+
+@app.command()
+def best(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run name or run folder.")],
+    as_json: JsonFlag = False,
+    runs_dir: RunsDir = Path("runs"),
+    db: DbUrl = None,
+) -> None:
+    """Print the best program of a run with its scores."""
+    handle = open_run(run_ref, runs_dir, db)
+    run_info = handle.store.run(handle.run.name)
+    if run_info.best_candidate_id is None:
+        raise UserError(f"run {run_info.name!r} has no valid candidate yet")
+    cand = handle.store.candidate(run_info.best_candidate_id)
+    if as_json:
+        payload = {"candidate_id": cand.id, "iteration": cand.iteration, "score": cand.score, "test_score": cand.test_score, "code": cand.code}
+        print(json.dumps(payload, indent=2))
+        return
+    print(f"# candidate {cand.id}, iteration {cand.iteration}, score {_num(cand.score)}, test {_num(cand.test_score)}")
+    print(cand.code, end="")
+
+
+@app.command()
+def export(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run name or run folder.")],
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: RUN_FOLDER/export).")] = None,
+    runs_dir: RunsDir = Path("runs"),
+    db: DbUrl = None,
+) -> None:
+    """Write the best program as a patch against the seed, the program file, and a JSON of evidence."""
+    handle = open_run(run_ref, runs_dir, db)
+    prob = problem_of(handle)
+    paths = export_best(handle.store, handle.run, prob.seed_relpath, out or handle.run_dir / "export")
+    console = _console()
+    console.print(f"patch:    {paths.patch}  (apply in {prob.root} with: patch -p1 < {paths.patch.name}, or git apply)")
+    console.print(f"program:  {paths.program}")
+    console.print(f"metadata: {paths.metadata}")
+
+
+@app.command(name="eval")
+def eval_cmd(
+    problem: Annotated[str, typer.Argument(help="Problem folder, or the name of a shipped problem.")],
+    file: Annotated[Path, typer.Argument(help="Program to score (e.g. a baseline).")],
+    sandbox: Annotated[str, typer.Option(help="Sandbox backend: process.")] = "process",
+    timeout: Annotated[Optional[float], typer.Option(help="Wall-clock limit per stage, seconds.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Score any program on every stage (train and held-out test) of a problem."""
+    prob = load_problem(find_problem(problem))
+    if not file.is_file():
+        raise UserError(f"program file {file} not found")
+    code = file.read_text(encoding="utf-8")
+    config = build_config({"timeout_seconds": prob.run_defaults.timeout_seconds, "memory_mb": prob.run_defaults.memory_mb}, {"sandbox": sandbox, "timeout_seconds": timeout})
+    result = asyncio.run(_eval(prob, code, config))
+    result["file"] = str(file)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"{prob.name}: {file}")
+    for col in ("stage", prob.objective.metric, "valid", "seconds", "note"):
+        table.add_column(col)
+    for stage, r in result["stages"].items():
+        note = r["error"] or r["reason"] or ""
+        table.add_row(stage, _num(r["score"]), "yes" if r["valid"] else "NO", f"{r['seconds']:.2f}", note[:80])
+    _console().print(table)
+
+
+async def _eval(prob, code: str, config: RunConfig) -> dict:
+    sandbox = make_sandbox(config.sandbox)
+    try:
+        return await evaluate_program(prob, code, Scorer(prob, sandbox, config.limits()))
+    finally:
+        await sandbox.aclose()
+
+
+@app.command()
+def problems(as_json: JsonFlag = False) -> None:
+    """List the shipped problems."""
+    rows = list_problems()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title="problems")
+    for col in ("name", "path", "objective", "baselines", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["path"], r["objective"], ", ".join(r["baselines"]), r["description"][:60])
+    _console().print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user mistakes into one line and exit code 2."""
+    try:
+        code = app(args=argv, prog_name="evolve", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except EvolveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if not _is_usage_error(exc):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            print(exc.format_message())
+            return 0
+        message = " ".join(exc.format_message().split())
+        print(f"error: {message}" if message else "error: see 'evolve --help'", file=sys.stderr)
+        return 2
+    return code if isinstance(code, int) else 0
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Click's exceptions (typer vendors its own copy of click, so match by shape, not class)."""
+    return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The steady-state evolution loop: keep `workers` iterations in flight, commit in iteration order.
+
+Determinism: iteration j is planned (island, parent, inspirations, duplicate snapshot, test gate)
+right after iteration j - workers is applied, and results are applied strictly in iteration
+order. So with a fixed seed and a deterministic proposer the lineage depends only on the seed and
+the number of workers, never on timing, and resume replays the same plans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from evolve.config import RunConfig
+from evolve.errors import ProblemError, ProposerError
+from evolve.events import EventSink, IterationDone, Migrated, ReferenceScored, RunEnded, RunStarted
+from evolve.lineage import Lineage, dimensions
+from evolve.problem import Problem
+from evolve.proposers.base import Proposal, Proposer
+from evolve.requests import build_request
+from evolve.children import candidate_from_verdict, make_child
+from evolve.scoring import Scorer
+from evolve.selection.islands import Population
+from evolve.selection.sampling import SamplingPolicy, pick
+from evolve.store import Store
+from evolve.store.records import CandidateRecord, ProposalRecord, ReferenceRecord, RunInfo
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything decided for one iteration at dispatch time, from the snapshot it may see."""
+
+    iteration: int
+    island: int
+    parent: CandidateRecord
+    inspirations: tuple[CandidateRecord, ...]
+    seen_upto: int
+    threshold: float | None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    state: str  # finished | stopped
+    reason: str
+    iterations_done: int
+    best: CandidateRecord | None
+
+
+class Controller:
+    def __init__(
+        self,
+        *,
+        run: RunInfo,
+        problem: Problem,
+        config: RunConfig,
+        store: Store,
+        proposer: Proposer,
+        scorer: Scorer,
+        sink: EventSink,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.run_info, self.problem, self.config, self.store = run, problem, config, store
+        self.proposer, self.scorer, self.sink, self.clock = proposer, scorer, sink, clock
+        self.sampling = SamplingPolicy(config.exploration_ratio, config.exploitation_ratio, config.inspirations)
+        self.lineage = Lineage(
+            Population(config.islands, dimensions(problem), config.archive_size),
+            problem.objective.maximize,
+            config.migration_interval,
+        )
+        self._stop = asyncio.Event()
+        self._stop_reason = ""
+
+    def request_stop(self, reason: str = "interrupted") -> None:
+        """Stop dispatching, cancel what is in flight; committed iterations stay."""
+        if not self._stop.is_set():
+            self._stop_reason = reason
+            self._stop.set()
+
+    async def run(self) -> RunResult:
+        self.store.set_state(self.run_info.id, "running")
+        try:
+            result = await self._run()
+        except BaseException:
+            self.store.set_state(self.run_info.id, "stopped")
+            raise
+        self.store.set_state(self.run_info.id, result.state)
+        self.sink.emit(RunEnded(result.state, result.reason))
+        return result
+
+    async def _run(self) -> RunResult:
+        history = self.store.candidates(self.run_info.id)
+        self.sink.emit(
+            RunStarted(
+                run=self.run_info.name,
+                problem=self.problem.name,
+                requested=self.config.iterations,
+                done=max(0, len(history) - 1),
+                proposer=self.proposer.name,
+                proposer_note=getattr(self.proposer, "note", ""),
+                sandbox=self.scorer.sandbox_name,
+                sandbox_note=self.scorer.sandbox_note,
+                workers=self.config.workers,
+                islands=self.config.islands,
+                maximize=self.problem.objective.maximize,
+            )
+        )
+        if not history:
+            history = [await self._start()]
+        else:
+            for ref in self.store.references(self.run_info.id):
+                self.sink.emit(ReferenceScored(ref.name, ref.stage, ref.score))
+        plans: list[Plan] = []
+        for record in history:
+            self._replay(record)
+            plans.extend(self._plans_after(record.iteration, skip_upto=history[-1].iteration))
+        return await self._loop(plans)
+
+    # start: the seed and the baselines --------------------------------------------------------
+
+    async def _start(self) -> CandidateRecord:
+        seed_job = self.scorer.score(self.problem.seed_code, threshold=None)
+        baseline_jobs = [self.scorer.score(path.read_text(encoding="utf-8"), None) for path in self.problem.baselines.values()]
+        seed_verdict, *baseline_verdicts = await asyncio.gather(seed_job, *baseline_jobs)
+        if seed_verdict.status != "valid":
+            raise ProblemError(
+                f"{self.problem.seed_path}: the seed fails its own evaluation "
+                f"({seed_verdict.failure_reason}): {seed_verdict.failure_detail[-300:]}"
+            )
+        refs = []
+        for name, verdict in zip(self.problem.baselines, baseline_verdicts):
+            for ev in verdict.evaluations:
+                score = ev.metrics.get(self.problem.objective.metric) if ev.valid and not ev.error else None
+                refs.append(ReferenceRecord(name, ev.stage, score, ev.valid and not ev.error, ev.metrics))
+                self.sink.emit(ReferenceScored(name, ev.stage, score))
+        self.store.save_references(self.run_info.id, refs)
+        seed = candidate_from_verdict(seed_verdict, self.problem, self.problem.seed_code, iteration=0, island=0, parent=None)
+        seed = self.store.commit_iteration(self.run_info.id, seed, None, new_best=True)
+        self.sink.emit(IterationDone(0, 0, seed.status, None, seed.score, True, "seed", 0.0, seed.test_score))
+        return seed
+
+    # planning -------------------------------------------------------------------------------
+
+    def _replay(self, record: CandidateRecord) -> None:
+        self.lineage.apply(record)
+
+    def _plans_after(self, applied: int, skip_upto: int) -> list[Plan]:
+        """Iterations to dispatch once `applied` is in: 1..W after the seed, then applied + W."""
+        workers = self.config.workers
+        wanted = range(1, workers + 1) if applied == 0 else (applied + workers,)
+        return [self._plan(j) for j in wanted if skip_upto < j <= self.config.iterations]
+
+    def _plan(self, iteration: int) -> Plan:
+        island = (iteration - 1) % self.config.islands
+        rng = random.Random(f"{self.config.seed}:{iteration}:select")
+        chosen = pick(self.lineage.population.islands[island], self.sampling, rng)
+        records = self.lineage.records
+        best = self.lineage.best
+        return Plan(
+            iteration=iteration,
+            island=island,
+            parent=records[chosen.parent.id],
+            inspirations=tuple(records[m.id] for m in chosen.inspirations),
+            seen_upto=self.lineage.applied,
+            threshold=best.score if best is not None else None,
+        )
+
+    # the loop -------------------------------------------------------------------------------
+
+    async def _loop(self, plans: list[Plan]) -> RunResult:
+        tasks: dict[int, asyncio.Task] = {}
+        finished: dict[int, tuple[CandidateRecord, ProposalRecord]] = {}
+        deadline = self.clock() + self.config.max_time_seconds if self.config.max_time_seconds else None
+        stop_waiter = asyncio.ensure_future(self._stop.wait())
+
+        def launch(new: list[Plan]) -> None:
+            for plan in new:
+                tasks[plan.iteration] = asyncio.ensure_future(self._iterate(plan))
+
+        launch(plans)
+        try:
+            while tasks and not self._stop.is_set():
+                timeout = None if deadline is None else max(0.0, deadline - self.clock())
+                done, _ = await asyncio.wait([*tasks.values(), stop_waiter], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    self.request_stop("time budget reached")
+                    break
+                for iteration in [i for i, t in tasks.items() if t.done()]:
+                    finished[iteration] = tasks.pop(iteration).result()
+                while self.lineage.applied + 1 in finished and not self._stop.is_set():
+                    launch(self._commit(*finished.pop(self.lineage.applied + 1)))
+        finally:
+            stop_waiter.cancel()
+            for task in tasks.values():
+                task.cancel()
+            for task in tasks.values():
+                with contextlib.suppress(BaseException):
+                    await task
+        done = self.lineage.applied
+        complete = done >= self.config.iterations
+        reason = "all iterations done" if complete and not self._stop_reason else self._stop_reason or "stopped"
+        return RunResult("finished" if complete else "stopped", reason, done, self.lineage.best)
+
+    def _commit(self, candidate: CandidateRecord, proposal: ProposalRecord) -> list[Plan]:
+        new_best = self.lineage.is_better(candidate)
+        stored = self.store.commit_iteration(self.run_info.id, candidate, proposal, new_best)
+        moves = self.lineage.apply(stored)
+        seconds = sum(e.seconds for e in stored.evaluations)
+        self.sink.emit(
+            IterationDone(
+                stored.iteration,
+                stored.island,
+                stored.status,
+                stored.failure_reason,
+                stored.score,
+                new_best,
+                stored.summary,
+                seconds,
+                stored.test_score,
+            )
+        )
+        if moves:
+            self.sink.emit(Migrated(stored.iteration, tuple(moves)))
+        if new_best and self._target_reached(stored):
+            self.request_stop(f"target score {self.config.target_score} reached")
+        return self._plans_after(stored.iteration, skip_upto=stored.iteration)
+
+    def _target_reached(self, candidate: CandidateRecord) -> bool:
+        target = self.config.target_score
+        if target is None or candidate.score is None:
+            return False
+        return candidate.score >= target if self.problem.objective.maximize else candidate.score <= target
+
+    async def _iterate(self, plan: Plan) -> tuple[CandidateRecord, ProposalRecord]:
+        request = build_request(plan, self.problem, self.config.seed)
+        started = self.clock()
+        try:
+            proposal = await self.proposer.propose(request)
+        except ProposerError as exc:
+            proposal = Proposal(code=None, proposer=self.proposer.name, failure="proposer_error", detail=str(exc))
+        latency = proposal.latency_s or (self.clock() - started)
+        record = ProposalRecord(
+            proposer=proposal.proposer,
+            model=proposal.model,
+            prompt=proposal.prompt,
+            response=proposal.response,
+            tokens_in=proposal.tokens_in,
+            tokens_out=proposal.tokens_out,
+            cost_usd=proposal.cost_usd,
+            latency_s=latency,
+            error=proposal.failure and f"{proposal.failure}: {proposal.detail}",
+        )
+        candidate = await make_child(plan, proposal, self.lineage, self.scorer, self.problem)
+        return candidate, record

@@ -1,0 +1,148 @@
+"""Events the controller emits, and RunStatus: plain data the live view renders.
+
+The loop knows nothing about rich; it calls `sink.emit(event)`. RunStatus folds events into a
+snapshot that any view (rich, plain log lines, tests) can read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run: str
+    problem: str
+    requested: int
+    done: int
+    proposer: str
+    proposer_note: str
+    sandbox: str
+    workers: int
+    islands: int
+    maximize: bool = True
+    sandbox_note: str = ""
+
+
+@dataclass(frozen=True)
+class ReferenceScored:
+    name: str
+    stage: str
+    score: float | None
+
+
+@dataclass(frozen=True)
+class IterationDone:
+    iteration: int
+    island: int
+    status: str
+    reason: str | None
+    score: float | None
+    new_best: bool
+    summary: str
+    seconds: float
+    test_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Migrated:
+    iteration: int
+    moves: tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    state: str
+    reason: str
+
+
+Event = RunStarted | ReferenceScored | IterationDone | Migrated | RunEnded
+
+
+class EventSink(Protocol):
+    def emit(self, event: Event) -> None: ...
+
+
+@dataclass
+class RunStatus:
+    """A live snapshot of a run, updated from events."""
+
+    run: str = ""
+    problem: str = ""
+    requested: int = 0
+    done: int = 0
+    proposer: str = ""
+    proposer_note: str = ""
+    sandbox: str = ""
+    sandbox_note: str = ""
+    workers: int = 1
+    maximize: bool = True
+    seed_score: float | None = None
+    best_score: float | None = None
+    best_iteration: int | None = None
+    best_test_score: float | None = None
+    baselines: dict[str, float | None] = field(default_factory=dict)
+    island_best: dict[int, float] = field(default_factory=dict)
+    statuses: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)
+    recent: deque = field(default_factory=lambda: deque(maxlen=8))
+    state: str = "starting"
+    end_reason: str = ""
+    started: float = field(default_factory=time.monotonic)
+    eval_seconds: float = 0.0
+    evaluated: int = 0
+
+    def emit(self, event: Event) -> None:
+        match event:
+            case RunStarted():
+                self.run, self.problem, self.requested, self.done = event.run, event.problem, event.requested, event.done
+                self.proposer, self.proposer_note, self.sandbox = event.proposer, event.proposer_note, event.sandbox
+                self.workers, self.state, self.maximize = event.workers, "running", event.maximize
+                self.sandbox_note = event.sandbox_note
+                self.island_best = {i: self.island_best.get(i, float("nan")) for i in range(event.islands)}
+            case ReferenceScored() if event.stage == "train":
+                self.baselines[event.name] = event.score
+            case IterationDone():
+                self._iteration(event)
+            case Migrated():
+                self.recent.append(f"#{event.iteration} migration: {len(event.moves)} elite(s) moved along the ring")
+            case RunEnded():
+                self.state, self.end_reason = event.state, event.reason
+
+    def _iteration(self, e: IterationDone) -> None:
+        self.done = max(self.done, e.iteration)
+        if e.iteration == 0:
+            self.seed_score = e.score
+        self.statuses[e.status] += 1
+        if e.reason:
+            self.failures[e.reason] += 1
+        if e.seconds > 0:
+            self.eval_seconds += e.seconds
+            self.evaluated += 1
+        if e.score is not None:
+            old = self.island_best.get(e.island)
+            if old is None or old != old or (e.score > old) == self.maximize:
+                self.island_best[e.island] = e.score
+        if e.new_best:
+            self.best_score, self.best_iteration, self.best_test_score = e.score, e.iteration, e.test_score
+        self.recent.append(_describe(e))
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def _describe(e: IterationDone) -> str:
+    head = f"#{e.iteration} island {e.island}: {e.status}"
+    if e.score is not None:
+        head += f" {e.score:.3f}"
+    if e.reason:
+        head += f" ({e.reason})"
+    if e.new_best:
+        head += "  NEW BEST"
+    if e.summary:
+        head += f"  {e.summary[:70]}"
+    return head

@@ -1,0 +1,53 @@
+"""Export a run's best program: a patch against the seed, the program file, and evidence JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from evolve.errors import UserError
+from evolve.patching import unified_diff
+from evolve.report import run_summary
+from evolve.store import RunInfo, Store
+
+
+@dataclass(frozen=True)
+class ExportPaths:
+    patch: Path
+    program: Path
+    metadata: Path
+
+
+def export_best(store: Store, run: RunInfo, seed_relpath: str, out_dir: Path) -> ExportPaths:
+    """Write best.patch (applies with `git apply` / `patch -p1` in the problem folder), the file, and JSON."""
+    run = store.run(run.name)
+    if run.best_candidate_id is None:
+        raise UserError(f"run {run.name!r} has no valid candidate yet")
+    best = store.candidate(run.best_candidate_id)
+    chain = store.lineage(best.id)
+    seed = chain[0]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = ExportPaths(out_dir / "best.patch", out_dir / Path(seed_relpath).name, out_dir / "best.json")
+    paths.patch.write_text(unified_diff(seed.code, best.code, seed_relpath), encoding="utf-8")
+    paths.program.write_text(best.code, encoding="utf-8")
+    metadata = {
+        "run": run_summary(store, run),
+        "best": {
+            "candidate_id": best.id,
+            "iteration": best.iteration,
+            "island": best.island,
+            "generation": best.generation,
+            "score": best.score,
+            "test_score": best.test_score,
+            "metrics": {e.stage: e.metrics for e in best.evaluations},
+            "valid": {e.stage: e.valid for e in best.evaluations},
+        },
+        "seed": {"score": seed.score, "test_score": seed.test_score},
+        "lineage": [
+            {"candidate_id": c.id, "iteration": c.iteration, "island": c.island, "score": c.score, "summary": c.summary}
+            for c in chain
+        ],
+    }
+    paths.metadata.write_text(json.dumps(metadata, indent=2, default=str) + "\n", encoding="utf-8")
+    return paths

@@ -1,0 +1,42 @@
+"""Plain-data summaries of a run for `evolve status`, `evolve best` and --json output."""
+
+from __future__ import annotations
+
+from evolve.store import RunInfo, Store
+
+
+def run_summary(store: Store, run: RunInfo) -> dict:
+    """Everything `evolve status --json` promises: ids, state, progress, scores, failures."""
+    run = store.run(run.name)
+    by_status, by_reason = store.status_counts(run.id)
+    seed = store.candidate_at(run.id, 0)
+    best = store.candidate(run.best_candidate_id) if run.best_candidate_id else None
+    proposals = store.proposals(run.id)
+    baselines: dict[str, dict[str, float | None]] = {}
+    for ref in store.references(run.id):
+        baselines.setdefault(ref.name, {})[ref.stage] = ref.score
+    return {
+        "run_id": run.id,
+        "name": run.name,
+        "problem": run.problem_name,
+        "problem_path": run.problem_path,
+        "state": run.state,
+        "iterations_done": max(0, run.iterations_done),
+        "iterations_requested": run.config.get("iterations"),
+        "seed_score": seed.score if seed else None,
+        "seed_test_score": seed.test_score if seed else None,
+        "best_score": best.score if best else None,
+        "best_candidate_id": best.id if best else None,
+        "best_iteration": best.iteration if best else None,
+        "best_test_score": best.test_score if best else None,
+        "baselines": baselines,
+        "candidates_by_status": dict(by_status),
+        "failures_by_reason": dict(by_reason),
+        "proposer_calls": len(proposals),
+        "tokens_in": sum(p.tokens_in for p in proposals),
+        "tokens_out": sum(p.tokens_out for p in proposals),
+        "cost_usd": round(sum(p.cost_usd for p in proposals), 6),
+        "created_at": run.created_at.isoformat(),
+        "updated_at": run.updated_at.isoformat(),
+    }
+

@@ -1,0 +1,130 @@
+"""Wiring: create or open a run, build its parts, and drive the controller.
+
+This is the one place that constructs collaborators (store, sandbox, proposer, scorer) and
+hands them to the controller; reading `execute` shows the architecture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from evolve.config import RunConfig
+from evolve.controller import Controller, RunResult
+from evolve.errors import ConfigError, RunNotFound, UserError
+from evolve.events import EventSink
+from evolve.problem import Problem, load_problem
+from evolve.proposers.base import Proposer
+from evolve.proposers.offline import OfflineMutator
+from evolve.scoring import Scorer
+from evolve.store import RunInfo, Store, default_db_url
+from sandboxes.base import Sandbox
+from sandboxes.process import ProcessSandbox
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    store: Store
+    run: RunInfo
+    run_dir: Path
+
+
+def new_run_name(problem: Problem) -> str:
+    return f"{problem.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def create_run(problem: Problem, config: RunConfig, runs_root: Path, name: str | None, db_url: str | None) -> RunHandle:
+    name = name or new_run_name(problem)
+    if not _NAME.match(name):
+        raise ConfigError(f"run name {name!r} may only use letters, digits, '.', '_' and '-'")
+    run_dir = runs_root / name
+    if db_url is None and (run_dir / "evolve.db").exists():
+        raise UserError(f"run {name!r} already exists in {run_dir}; use 'evolve resume {name}' or another --name")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(db_url or default_db_url(run_dir))
+    run = store.create_run(name, problem.name, str(problem.root), problem.version(), config.model_dump())
+    return RunHandle(store, run, run_dir)
+
+
+def open_run(ref: str, runs_root: Path, db_url: str | None) -> RunHandle:
+    """Find a run by name (under runs_root, or in --db) or by the path of its folder."""
+    as_path = Path(ref)
+    if db_url is None:
+        run_dir = as_path if (as_path / "evolve.db").is_file() else runs_root / ref
+        if not (run_dir / "evolve.db").is_file():
+            raise RunNotFound(f"no run {ref!r}: expected {run_dir / 'evolve.db'} (see --runs-dir, --db)")
+        store = Store(default_db_url(run_dir))
+        runs = store.runs()
+        if not runs:
+            raise RunNotFound(f"{run_dir / 'evolve.db'} holds no run")
+        return RunHandle(store, runs[0], run_dir)
+    store = Store(db_url)
+    run = store.run(as_path.name)
+    return RunHandle(store, run, runs_root / run.name)
+
+
+def list_runs(runs_root: Path, db_url: str | None) -> list[tuple[Store, RunInfo]]:
+    """Every run in --db, or in each run folder under runs_root."""
+    if db_url is not None:
+        store = Store(db_url)
+        return [(store, run) for run in store.runs()]
+    found = []
+    for db_file in sorted(runs_root.glob("*/evolve.db")):
+        store = Store(default_db_url(db_file.parent))
+        found.extend((store, run) for run in store.runs())
+    return found
+
+
+def make_sandbox(name: str) -> Sandbox:
+    if name == "process":
+        return ProcessSandbox()
+    raise ConfigError(f"unknown sandbox {name!r}")
+
+
+def make_proposer(config: RunConfig) -> Proposer:
+    if config.proposer == "offline":
+        return OfflineMutator()
+    raise ConfigError(f"unknown proposer {config.proposer!r}")
+
+
+async def execute(handle: RunHandle, problem: Problem, config: RunConfig, sink: EventSink) -> RunResult:
+    """Run (or continue) the evolution until done, stopped by a budget, or interrupted."""
+    sandbox = make_sandbox(config.sandbox)
+    proposer = make_proposer(config)
+    controller = Controller(
+        run=handle.run,
+        problem=problem,
+        config=config,
+        store=handle.store,
+        proposer=proposer,
+        scorer=Scorer(problem, sandbox, config.limits()),
+        sink=sink,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, controller.request_stop, "interrupted")
+    try:
+        return await controller.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await proposer.aclose()
+        await sandbox.aclose()
+
+
+def problem_of(handle: RunHandle) -> Problem:
+    path = Path(handle.run.problem_path)
+    if not path.exists():
+        raise UserError(f"run {handle.run.name!r} was made from {path}, which no longer exists")
+    problem = load_problem(path)
+    return problem
+
+
+def config_of(handle: RunHandle) -> RunConfig:
+    return RunConfig.model_validate(handle.run.config)

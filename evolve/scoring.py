@@ -1,0 +1,40 @@
+"""The seam between the loop and a sandbox: score one program, get a Verdict back."""
+
+from __future__ import annotations
+
+from evolve.problem import Problem
+from evolve.verdict import Verdict, judge
+from sandboxes.base import Gate, Limits, Sandbox, SandboxJob
+
+
+class Scorer:
+    """Runs the problem's cascade (and the gated test stage) for a program in the sandbox."""
+
+    def __init__(self, problem: Problem, sandbox: Sandbox, limits: Limits):
+        self.problem, self.sandbox, self.limits = problem, sandbox, limits
+
+    @property
+    def sandbox_name(self) -> str:
+        return self.sandbox.name
+
+    @property
+    def sandbox_note(self) -> str:
+        return getattr(self.sandbox, "note", "")
+
+    def job(self, code: str, threshold: float | None, stages: tuple[str, ...] | None = None) -> SandboxJob:
+        """A job for the cascade, where the test stage runs only if train beats `threshold`; or for `stages`."""
+        problem = self.problem
+        gate = None
+        if stages is None and problem.evaluator.test_stage:
+            gate = Gate(
+                stage=problem.evaluator.test_stage,
+                after=problem.train_stage,
+                metric=problem.objective.metric,
+                maximize=problem.objective.maximize,
+                threshold=threshold,
+            )
+        return SandboxJob(code=code, evaluator=problem.evaluator_ref, stages=stages or problem.all_stages, gate=gate)
+
+    async def score(self, code: str, threshold: float | None) -> Verdict:
+        outcome = await self.sandbox.run(self.job(code, threshold), self.limits)
+        return judge(outcome, self.problem)

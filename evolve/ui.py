@@ -1,0 +1,109 @@
+"""The live view: a pure function from RunStatus to a rich renderable, refreshed on rich's timer.
+
+Only this module and the CLI import rich. On a non-terminal console (CI, pipes) the view prints
+one plain line per event instead of redrawing.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from evolve.events import Event, IterationDone, RunEnded, RunStarted, RunStatus
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.3f}"
+
+
+def render(status: RunStatus) -> RenderableType:
+    head = Table.grid(padding=(0, 2))
+    head.add_row(
+        Text(f"{status.done}/{status.requested} iterations", style="bold"),
+        ProgressBar(total=max(1, status.requested), completed=status.done, width=40),
+        Text(f"{status.elapsed:,.0f} s"),
+        Text(_throughput(status)),
+    )
+    proposer = f"proposer: {status.proposer}"
+    if status.proposer_note:
+        proposer += f" ({status.proposer_note})"
+    head.add_row(Text(proposer, style="yellow"), Text(f"sandbox: {status.sandbox}"), Text(f"workers: {status.workers}"), "")
+    if status.sandbox_note:
+        head.add_row(Text(f"sandbox {status.sandbox}: {status.sandbox_note}", style="bold red"), "", "", "")
+
+    scores = Table(title="scores", show_edge=False, expand=False)
+    scores.add_column("program")
+    scores.add_column("train", justify="right")
+    scores.add_row("seed", _fmt(status.seed_score))
+    best_label = "best" if status.best_iteration is None else f"best (#{status.best_iteration}, test {_fmt(status.best_test_score)})"
+    scores.add_row(Text(best_label, style="bold green"), Text(_fmt(status.best_score), style="bold green"))
+    for name, score in status.baselines.items():
+        scores.add_row(f"baseline {name}", _fmt(score))
+
+    islands = Table(title="islands", show_edge=False)
+    islands.add_column("island")
+    islands.add_column("best", justify="right")
+    for index, score in sorted(status.island_best.items()):
+        islands.add_row(str(index), _fmt(score))
+
+    failures = Table(title="outcomes", show_edge=False)
+    failures.add_column("kind")
+    failures.add_column("count", justify="right")
+    for kind, count in status.statuses.most_common():
+        failures.add_row(kind, str(count))
+    for reason, count in status.failures.most_common(6):
+        failures.add_row(Text(f"  {reason}", style="red"), str(count))
+
+    middle = Table.grid(padding=(0, 4))
+    middle.add_row(scores, islands, failures)
+    recent = Text("\n".join(status.recent) or "waiting for the first result...", style="dim")
+    title = f"evolve · {status.run} · {status.problem} · {status.state}"
+    return Panel(Group(head, Text(""), middle, Text(""), recent), title=title, border_style="blue")
+
+
+def _throughput(status: RunStatus) -> str:
+    if not status.evaluated:
+        return ""
+    return f"{status.evaluated / max(status.elapsed, 1e-9) * 60:.1f} evals/min, {status.eval_seconds / status.evaluated:.2f} s/eval"
+
+
+class PlainLog:
+    """Event sink for non-terminals: one line per event, nothing redrawn."""
+
+    def __init__(self, console: Console, status: RunStatus):
+        self.console, self.status = console, status
+
+    def emit(self, event: Event) -> None:
+        self.status.emit(event)
+        match event:
+            case RunStarted():
+                note = f" ({event.proposer_note})" if event.proposer_note else ""
+                if event.sandbox_note:
+                    self.console.print(f"warning: sandbox {event.sandbox}: {event.sandbox_note}", soft_wrap=True)
+                self.console.print(
+                    f"run {event.run}: {event.problem}, {event.requested} iterations, proposer {event.proposer}{note}, "
+                    f"sandbox {event.sandbox}, {event.workers} worker(s)",
+                    soft_wrap=True,
+                )
+            case IterationDone():
+                best = _fmt(self.status.best_score)
+                line = f"[{event.iteration}/{self.status.requested}] {self.status.recent[-1]}  (best {best})"
+                self.console.print(line, soft_wrap=True, markup=False)
+            case RunEnded():
+                self.console.print(f"run {event.state}: {event.reason}", soft_wrap=True)
+
+
+@contextmanager
+def live_view(console: Console, status: RunStatus):
+    """Yield the event sink to hand to the controller; draw live when the console is a terminal."""
+    if not console.is_terminal:
+        yield PlainLog(console, status)
+        return
+    with Live(console=console, get_renderable=lambda: render(status), refresh_per_second=4, transient=False):
+        yield status

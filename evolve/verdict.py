@@ -1,0 +1,73 @@
+"""Turn a sandbox Outcome into a candidate's status, score and stored evaluations.
+
+Pure: the cascade stages must all finish and be valid for a candidate to count; the held-out
+test stage, when it ran, only adds a test score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evolve.problem import Problem
+from evolve.store.records import EvaluationRecord
+from sandboxes.base import Outcome
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # valid | invalid | failed
+    score: float | None
+    test_score: float | None
+    metrics: dict[str, float]
+    feedback: str
+    failure_reason: str | None
+    failure_detail: str
+    evaluations: tuple[EvaluationRecord, ...]
+
+
+def judge(outcome: Outcome, problem: Problem) -> Verdict:
+    evaluations = tuple(_record(s) for s in outcome.stages)
+    metric = problem.objective.metric
+    last_metrics: dict[str, float] = {}
+    feedback = ""
+    for stage in problem.evaluator.stages:
+        so = outcome.stage(stage)
+        if so is None:
+            reason = outcome.failure or "invalid_output"
+            detail = outcome.detail or f"no result for stage {stage!r}"
+            return _failed("failed", reason, f"{stage}: {detail}", evaluations, last_metrics, outcome.stderr_tail)
+        if so.error or so.result is None:
+            return _failed("failed", so.error or "invalid_output", f"{stage}: {so.detail}", evaluations, last_metrics, "")
+        if not so.result.valid:
+            detail = f"{stage}: {so.result.reason or 'invalid output'}"
+            return _failed("invalid", "invalid", detail, evaluations, dict(so.result.metrics), so.result.feedback)
+        last_metrics, feedback = dict(so.result.metrics), so.result.feedback
+    if metric not in last_metrics:
+        detail = f"{problem.train_stage}: objective metric {metric!r} missing from the evaluator's result"
+        return _failed("failed", "invalid_output", detail, evaluations, last_metrics, feedback)
+    test_score, detail = _test_score(outcome, problem)
+    return Verdict("valid", last_metrics[metric], test_score, last_metrics, feedback, None, detail, evaluations)
+
+
+def _test_score(outcome: Outcome, problem: Problem) -> tuple[float | None, str]:
+    test = problem.evaluator.test_stage
+    so = outcome.stage(test) if test else None
+    if so is None:
+        return None, f"{test}: {outcome.failure}: {outcome.detail}" if test and outcome.failure else ""
+    if so.error or so.result is None:
+        return None, f"{test}: {so.error}: {so.detail}"
+    if not so.result.valid:
+        return None, f"{test}: invalid: {so.result.reason}"
+    return so.result.metrics.get(problem.objective.metric), ""
+
+
+def _failed(status, reason, detail, evaluations, metrics, feedback) -> Verdict:
+    feedback = feedback or detail
+    return Verdict(status, None, None, metrics, feedback[-2000:], reason, detail[-4000:], evaluations)
+
+
+def _record(so) -> EvaluationRecord:
+    if so.result is None:
+        return EvaluationRecord(so.stage, {}, False, None, "", so.error, so.seconds)
+    r = so.result
+    return EvaluationRecord(so.stage, dict(r.metrics), r.valid, r.reason, r.feedback, so.error, so.seconds)

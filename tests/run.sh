@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"; CI runs exactly this through .ci/run).
+# Installs what the suite needs on a fresh Debian machine, then runs pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v patch >/dev/null || need_apt+=(patch)
+command -v git >/dev/null || need_apt+=(git)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "tests need: ${need_apt[*]} (install them, then re-run)" >&2
+    exit 2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+"$PY" -m pip install -q -e '.[dev]'
+exec "$PY" -m pytest -q "$@"

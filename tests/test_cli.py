@@ -1,0 +1,107 @@
+"""The CLI: reporting commands, and user mistakes as one line with exit code 2 and nothing lost."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from evolve.cli import app
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_run_status_best_export_eval(cli, toy_problem, tmp_path):
+    code, out, err = cli("run", str(toy_problem), "--iterations", "6", "--seed", "3", "--name", "t")
+    assert code == 0, err
+    assert "finished" in out
+
+    code, out, _ = cli("status", "t", "--json")
+    status = json.loads(out)
+    assert code == 0
+    for key in ("run_id", "state", "iterations_done", "iterations_requested", "seed_score", "best_score",
+                "best_candidate_id", "best_test_score"):
+        assert key in status
+    assert status["state"] == "finished"
+    assert status["iterations_done"] == status["iterations_requested"] == 6
+    assert status["best_score"] >= status["seed_score"]
+
+    code, out, _ = cli("best", "t", "--json")
+    assert code == 0 and "def params" in json.loads(out)["code"]
+
+    code, out, _ = cli("export", "t", "--out", str(tmp_path / "exp"))
+    assert code == 0
+    meta = json.loads((tmp_path / "exp" / "best.json").read_text())
+    assert meta["best"]["candidate_id"] == status["best_candidate_id"]
+    assert meta["lineage"][0]["iteration"] == 0 and meta["lineage"][-1]["iteration"] == status["best_iteration"]
+
+    code, out, _ = cli("eval", str(toy_problem), str(toy_problem / "good.py"), "--json")
+    result = json.loads(out)
+    assert code == 0 and result["valid"] is True
+    assert set(result["stages"]) == {"smoke", "train", "test"}
+    assert result["stages"]["train"]["score"] == pytest.approx(100.0)
+    assert result["stages"]["test"]["score"] < 100.0
+
+    code, out, _ = cli("status", "--json")
+    assert [r["name"] for r in json.loads(out)] == ["t"]
+
+
+def _one_line_error(code, out, err, *fragments):
+    assert code == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.strip() and "does NOT isolate" not in line]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_missing_problem(cli):
+    _one_line_error(*cli("run", "no/such/problem"), "no/such/problem", "not found")
+
+
+def test_malformed_toml(cli, toy_problem):
+    (toy_problem / "problem.toml").write_text("name = [unclosed\n")
+    _one_line_error(*cli("run", str(toy_problem)), "problem.toml", "malformed TOML")
+
+
+def test_unknown_run(cli):
+    for command in ("status", "resume", "best", "export"):
+        _one_line_error(*cli(command, "ghost"), "ghost")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--iterations", "-3"], "iterations"),
+        (["--workers", "0"], "workers"),
+        (["--sandbox", "teleport"], "sandbox"),
+        (["--iterations", "many"], "--iterations"),
+        (["--frobnicate"], "frobnicate"),
+        (["--name", "../escape"], "run name"),
+    ],
+)
+def test_bad_options(cli, toy_problem, args, fragment):
+    _one_line_error(*cli("run", str(toy_problem), *args), fragment)
+
+
+def test_existing_run_is_not_touched(cli, toy_problem):
+    assert cli("run", str(toy_problem), "--iterations", "3", "--name", "keep")[0] == 0
+    before = cli("status", "keep", "--json")[1]
+    _one_line_error(*cli("run", str(toy_problem), "--iterations", "3", "--name", "keep"), "already exists")
+    assert json.loads(cli("status", "keep", "--json")[1]) == json.loads(before)
+
+
+def test_eval_missing_file(cli, toy_problem):
+    _one_line_error(*cli("eval", str(toy_problem), "nope.py"), "nope.py")
+
+
+def test_every_command_has_help_and_is_documented(cli):
+    readme = README.read_text()
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert {"run", "resume", "status", "best", "export", "eval", "problems"} <= set(names)
+    for name in names:
+        code, out, _ = cli(name, "--help")
+        assert code == 0 and "Usage" in out
+        assert re.search(rf"evolve {name}\b", readme), f"README does not document 'evolve {name}'"

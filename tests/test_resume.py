@@ -1,0 +1,90 @@
+"""Crash safety: kill -9 or Ctrl-C in the middle of a run, then `evolve resume` finishes it exactly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from conftest import set_delay
+
+from evolve.store import Store, default_db_url
+
+
+def _evolve(*args, cwd):
+    return subprocess.Popen(
+        [sys.executable, "-m", "evolve.cli", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        text=True,
+    )
+
+
+def _wait_for_iterations(db_path, at_least, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db_path.exists():
+            try:
+                with sqlite3.connect(db_path) as conn:
+                    row = conn.execute("SELECT iterations_done FROM runs").fetchone()
+                if row and row[0] >= at_least:
+                    return row[0]
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError(f"run never reached {at_least} iterations")
+
+
+def _lineage(run_dir):
+    store = Store(default_db_url(run_dir))
+    run = store.runs()[0]
+    rows = [(c.iteration, c.island, c.code_hash, c.status, c.score) for c in store.candidates(run.id)]
+    return run, rows
+
+
+def test_kill_9_then_resume_matches_uninterrupted_run(toy_problem, tmp_path):
+    set_delay(toy_problem, 0.15)
+    args = ["--iterations", "24", "--seed", "4", "--workers", "2"]
+    reference = _evolve("run", str(toy_problem), *args, "--name", "ref", cwd=tmp_path)
+    assert reference.wait(timeout=120) == 0, reference.stderr.read()
+
+    victim = _evolve("run", str(toy_problem), *args, "--name", "victim", cwd=tmp_path)
+    _wait_for_iterations(tmp_path / "runs" / "victim" / "evolve.db", 6)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+    run, partial = _lineage(tmp_path / "runs" / "victim")
+    assert run.state == "running"  # it never got to say goodbye
+    assert 6 <= len(partial) - 1 < 24
+
+    resumed = _evolve("resume", "victim", cwd=tmp_path)
+    assert resumed.wait(timeout=120) == 0, resumed.stderr.read()
+    run, rows = _lineage(tmp_path / "runs" / "victim")
+    _, expected = _lineage(tmp_path / "runs" / "ref")
+    assert run.state == "finished"
+    assert [r[0] for r in rows] == list(range(25))  # exactly the requested iterations, none lost or repeated
+    assert rows == expected  # and the same lineage as a run that was never interrupted
+
+
+def test_ctrl_c_stops_cleanly_then_resume(toy_problem, tmp_path):
+    set_delay(toy_problem, 0.15)
+    proc = _evolve("run", str(toy_problem), "--iterations", "30", "--seed", "1", "--name", "r", cwd=tmp_path)
+    _wait_for_iterations(tmp_path / "runs" / "r" / "evolve.db", 3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "evolve resume r" in out
+    assert "Traceback" not in err
+    run, rows = _lineage(tmp_path / "runs" / "r")
+    assert run.state == "stopped"
+    assert [r[0] for r in rows] == list(range(len(rows)))
+
+    done = _evolve("resume", "r", "--iterations", "32", cwd=tmp_path)
+    assert done.wait(timeout=120) == 0, done.stderr.read()
+    run, rows = _lineage(tmp_path / "runs" / "r")
+    assert run.state == "finished"
+    assert [r[0] for r in rows] == list(range(33))
