@@ -119,7 +119,7 @@ def _drive(handle, prob, config: RunConfig) -> None:
     console.print(
         f"{result.state}: {result.reason}. {summary['iterations_done']} iterations; "
         f"seed {_num(summary['seed_score'])} -> best {_num(summary['best_score'])} "
-        f"(candidate {summary['best_candidate_id']}, held-out test {_num(summary['best_test_score'])})"
+        f"(iteration {summary['best_iteration']}, held-out test {_num(summary['best_test_score'])})"
     )
     console.print(f"run folder: {handle.run_dir}   next: evolve export {handle.run.name}")
     if result.state != "finished" and result.reason == "interrupted":

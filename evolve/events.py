@@ -139,7 +139,7 @@ def _describe(e: IterationDone) -> str:
     head = f"#{e.iteration} island {e.island}: {e.status}"
     if e.score is not None:
         head += f" {e.score:.3f}"
-    if e.reason:
+    if e.reason and e.reason != e.status:
         head += f" ({e.reason})"
     if e.new_best:
         head += "  NEW BEST"

@@ -7,9 +7,11 @@ hands them to the controller; reading `execute` shows the architecture.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import re
 import signal
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,8 +95,25 @@ def make_proposer(config: RunConfig) -> Proposer:
     raise ConfigError(f"unknown proposer {config.proposer!r}")
 
 
+@contextmanager
+def run_lock(run_dir: Path):
+    """One process drives a run at a time; a second `run`/`resume` of it fails with one line."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "run.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"run in {run_dir} is being driven by another process right now") from None
+        yield
+
+
 async def execute(handle: RunHandle, problem: Problem, config: RunConfig, sink: EventSink) -> RunResult:
     """Run (or continue) the evolution until done, stopped by a budget, or interrupted."""
+    with run_lock(handle.run_dir):
+        return await _execute(handle, problem, config, sink)
+
+
+async def _execute(handle: RunHandle, problem: Problem, config: RunConfig, sink: EventSink) -> RunResult:
     sandbox = make_sandbox(config.sandbox)
     proposer = make_proposer(config)
     controller = Controller(

@@ -33,9 +33,9 @@ def render(status: RunStatus) -> RenderableType:
     proposer = f"proposer: {status.proposer}"
     if status.proposer_note:
         proposer += f" ({status.proposer_note})"
-    head.add_row(Text(proposer, style="yellow"), Text(f"sandbox: {status.sandbox}"), Text(f"workers: {status.workers}"), "")
+    setup = Text(f"{proposer}   sandbox: {status.sandbox}   workers: {status.workers}", style="yellow")
     if status.sandbox_note:
-        head.add_row(Text(f"sandbox {status.sandbox}: {status.sandbox_note}", style="bold red"), "", "", "")
+        setup.append(f"\nsandbox {status.sandbox}: {status.sandbox_note}", style="bold red")
 
     scores = Table(title="scores", show_edge=False, expand=False)
     scores.add_column("program")
@@ -58,13 +58,15 @@ def render(status: RunStatus) -> RenderableType:
     for kind, count in status.statuses.most_common():
         failures.add_row(kind, str(count))
     for reason, count in status.failures.most_common(6):
+        if reason in status.statuses:
+            continue
         failures.add_row(Text(f"  {reason}", style="red"), str(count))
 
     middle = Table.grid(padding=(0, 4))
     middle.add_row(scores, islands, failures)
     recent = Text("\n".join(status.recent) or "waiting for the first result...", style="dim")
     title = f"evolve · {status.run} · {status.problem} · {status.state}"
-    return Panel(Group(head, Text(""), middle, Text(""), recent), title=title, border_style="blue")
+    return Panel(Group(head, setup, Text(""), middle, Text(""), recent), title=title, border_style="blue")
 
 
 def _throughput(status: RunStatus) -> str:

@@ -88,3 +88,19 @@ def test_ctrl_c_stops_cleanly_then_resume(toy_problem, tmp_path):
     run, rows = _lineage(tmp_path / "runs" / "r")
     assert run.state == "finished"
     assert [r[0] for r in rows] == list(range(33))
+
+
+def test_second_driver_of_a_live_run_is_refused(toy_problem, tmp_path):
+    set_delay(toy_problem, 0.2)
+    proc = _evolve("run", str(toy_problem), "--iterations", "40", "--name", "busy", cwd=tmp_path)
+    try:
+        _wait_for_iterations(tmp_path / "runs" / "busy" / "evolve.db", 1)
+        second = _evolve("resume", "busy", cwd=tmp_path)
+        out, err = second.communicate(timeout=30)
+        assert second.returncode == 2
+        assert "another process" in err and "Traceback" not in err
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    _, rows = _lineage(tmp_path / "runs" / "busy")
+    assert [r[0] for r in rows] == list(range(len(rows)))
