@@ -204,9 +204,10 @@ def export(
     """Write the best program as a patch against the seed, the program file, and a JSON of evidence."""
     handle = open_run(run_ref, runs_dir, db)
     prob = problem_of(handle)
-    paths = export_best(handle.store, handle.run, prob.seed_relpath, out or handle.run_dir / "export")
+    paths = export_best(handle.store, handle.run, prob.seed_path, out or handle.run_dir / "export")
     console = _console()
-    console.print(f"patch:    {paths.patch}  (apply in {prob.root} with: patch -p1 < {paths.patch.name}, or git apply)")
+    console.print(f"patch:    {paths.patch}", soft_wrap=True)
+    console.print(f"          apply in {paths.apply_in} with: git apply {paths.patch.resolve()}  (or patch -p1 -i ...)", soft_wrap=True)
     console.print(f"program:  {paths.program}")
     console.print(f"metadata: {paths.metadata}")
 

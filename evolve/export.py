@@ -17,18 +17,33 @@ class ExportPaths:
     patch: Path
     program: Path
     metadata: Path
+    apply_in: Path  # the folder to run `git apply` / `patch -p1` in
 
 
-def export_best(store: Store, run: RunInfo, seed_relpath: str, out_dir: Path) -> ExportPaths:
-    """Write best.patch (applies with `git apply` / `patch -p1` in the problem folder), the file, and JSON."""
+def apply_root(folder: Path) -> Path:
+    """The enclosing git work tree, else the folder itself.
+
+    `git apply` run inside a sub-folder of a repository silently skips paths outside it, so a
+    patch for a file in a repository must name the file from the repository's top.
+    """
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return folder
+
+
+def export_best(store: Store, run: RunInfo, seed_path: Path, out_dir: Path) -> ExportPaths:
+    """Write best.patch (for `git apply` / `patch -p1` in `apply_in`), the best program, and JSON."""
     run = store.run(run.name)
+    base = apply_root(seed_path.parent)
+    seed_relpath = seed_path.relative_to(base).as_posix()
     if run.best_candidate_id is None:
         raise UserError(f"run {run.name!r} has no valid candidate yet")
     best = store.candidate(run.best_candidate_id)
     chain = store.lineage(best.id)
     seed = chain[0]
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = ExportPaths(out_dir / "best.patch", out_dir / Path(seed_relpath).name, out_dir / "best.json")
+    paths = ExportPaths(out_dir / "best.patch", out_dir / seed_path.name, out_dir / "best.json", base)
     paths.patch.write_text(unified_diff(seed.code, best.code, seed_relpath), encoding="utf-8")
     paths.program.write_text(best.code, encoding="utf-8")
     metadata = {
@@ -43,7 +58,8 @@ def export_best(store: Store, run: RunInfo, seed_relpath: str, out_dir: Path) ->
             "metrics": {e.stage: e.metrics for e in best.evaluations},
             "valid": {e.stage: e.valid for e in best.evaluations},
         },
-        "seed": {"score": seed.score, "test_score": seed.test_score},
+        "seed": {"score": seed.score, "test_score": seed.test_score, "path": seed_relpath},
+        "apply_in": str(base),
         "lineage": [
             {"candidate_id": c.id, "iteration": c.iteration, "island": c.island, "score": c.score, "summary": c.summary}
             for c in chain

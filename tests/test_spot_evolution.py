@@ -22,8 +22,12 @@ def test_offline_evolution_beats_seed_and_exports_a_clean_patch(cli, tmp_path):
 
     assert cli("export", "spot", "--out", str(tmp_path / "export"))[0] == 0
     best = (tmp_path / "export" / "seed.py").read_text()
+    meta = json.loads((tmp_path / "export" / "best.json").read_text())
+    seed_rel = meta["seed"]["path"]  # relative to the folder to apply in (the repository's top)
+    assert seed_rel.endswith("spot_single/seed.py")
     for tool in (["patch", "-p1", "-i"], ["git", "apply"]):
         work = tmp_path / f"apply-{tool[0]}"
-        shutil.copytree(PROBLEM, work, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(PROBLEM, work / Path(seed_rel).parent, ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(["git", "init", "-q"], cwd=work, check=True)
         subprocess.run([*tool, str(tmp_path / "export" / "best.patch")], cwd=work, check=True, capture_output=True)
-        assert (work / "seed.py").read_text() == best
+        assert (work / seed_rel).read_text() == best
