@@ -105,3 +105,17 @@ def test_every_command_has_help_and_is_documented(cli):
         code, out, _ = cli(name, "--help")
         assert code == 0 and "Usage" in out
         assert re.search(rf"evolve {name}\b", readme), f"README does not document 'evolve {name}'"
+
+
+def test_store_at_any_sqlalchemy_url(cli, toy_problem, tmp_path):
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    code, _, err = cli("run", str(toy_problem), "--iterations", "3", "--name", "remote", "--db", url)
+    assert code == 0, err
+    assert (tmp_path / "elsewhere.db").is_file()
+    assert not (tmp_path / "runs" / "remote" / "evolve.db").exists()
+    status = json.loads(cli("status", "remote", "--json", "--db", url)[1])
+    assert status["iterations_done"] == 3
+    assert [r["name"] for r in json.loads(cli("status", "--json", "--db", url)[1])] == ["remote"]
+    assert cli("resume", "remote", "--iterations", "5", "--db", url)[0] == 0
+    assert json.loads(cli("status", "remote", "--json", "--db", url)[1])["iterations_done"] == 5
+    _one_line_error(*cli("status", "ghost", "--db", url), "ghost")
