@@ -99,6 +99,12 @@ def resume(
     """Continue a run stopped by Ctrl-C, a budget, or a crash, exactly where it left off."""
     handle = open_run(run_ref, runs_dir, db)
     prob = problem_of(handle)
+    if prob.version() != handle.run.problem_version:
+        print(
+            f"warning: files in {prob.root} changed since run {handle.run.name} started; "
+            "new scores may not be comparable with stored ones",
+            file=sys.stderr,
+        )
     config = config_of(handle)
     changes = {"iterations": iterations, "max_time_seconds": max_time}
     if any(v is not None for v in changes.values()):
@@ -242,6 +248,8 @@ def eval_cmd(
 
 async def _eval(prob, code: str, config: RunConfig) -> dict:
     sandbox = make_sandbox(config.sandbox)
+    if getattr(sandbox, "note", ""):
+        print(f"warning: sandbox {sandbox.name}: {sandbox.note}", file=sys.stderr)
     try:
         return await evaluate_program(prob, code, Scorer(prob, sandbox, config.limits()))
     finally:

@@ -30,6 +30,12 @@ from evolve.store import Store
 from evolve.store.records import CandidateRecord, ProposalRecord, ReferenceRecord, RunInfo
 
 
+def last_line(text: str) -> str:
+    """The informative end of a traceback or multi-line detail, for one-line messages."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no detail"
+
+
 @dataclass(frozen=True)
 class Plan:
     """Everything decided for one iteration at dispatch time, from the snapshot it may see."""
@@ -128,7 +134,7 @@ class Controller:
         if seed_verdict.status != "valid":
             raise ProblemError(
                 f"{self.problem.seed_path}: the seed fails its own evaluation "
-                f"({seed_verdict.failure_reason}): {seed_verdict.failure_detail[-300:]}"
+                f"({seed_verdict.failure_reason}): {last_line(seed_verdict.failure_detail)}"
             )
         refs = []
         for name, verdict in zip(self.problem.baselines, baseline_verdicts):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import os
 import resource
 import secrets
@@ -31,7 +30,6 @@ EXIT_POLL_SECONDS = 0.02
 OPEN_FILES = 256
 MB = 1024 * 1024
 
-log = logging.getLogger(__name__)
 
 
 class ProcessSandbox:
@@ -43,10 +41,8 @@ class ProcessSandbox:
     def __init__(self, python: str = sys.executable, work_root: str | None = None) -> None:
         self._python = python
         self._work_root = work_root
-        self._warned = False
 
     async def run(self, job: SandboxJob, limits: Limits) -> Outcome:
-        self._warn_once()
         started = time.monotonic()
         problem_dir = os.path.abspath(job.evaluator.problem_dir)  # the runner's cwd is the work dir
         job = dataclasses.replace(job, evaluator=dataclasses.replace(job.evaluator, problem_dir=problem_dir))
@@ -104,14 +100,6 @@ class ProcessSandbox:
         elapsed = time.monotonic() - started
         outcome = _judge(frames, stop, capture.overflowed.is_set(), proc.returncode, tail.text(), elapsed, limits)
         return dataclasses.replace(outcome, wall_seconds=elapsed, stderr_tail=tail.text())
-
-    def _warn_once(self) -> None:
-        if not self._warned:
-            self._warned = True
-            log.warning(
-                "sandbox 'process' does NOT isolate candidates: they run as this user with access to "
-                "its files and network. Use it only for development and trusted code."
-            )
 
 
 def scrubbed_env(workdir: str) -> dict[str, str]:
