@@ -46,9 +46,13 @@ class StageResult:
         for key, value in metrics.items():
             if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"metric {key!r} is not a number")
-            if not math.isfinite(float(value)):
+            try:
+                number = float(value)
+            except OverflowError:
+                raise ValueError(f"metric {key!r} is out of range") from None
+            if not math.isfinite(number):
                 raise ValueError(f"metric {key!r} is not finite")
-            clean[key] = float(value)
+            clean[key] = number
         valid = data.get("valid", True)
         if not isinstance(valid, bool):
             raise ValueError("stage result 'valid' is not a boolean")

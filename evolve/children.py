@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from evolve.blocks import check_edit, editable_text
 from evolve.dedupe import code_hash, normalized_hash
 from evolve.errors import PatchError
+from evolve.guard import check_code
 from evolve.lineage import CODE_SIZE, Lineage
 from evolve.patching import check_syntax, unified_diff
 from evolve.problem import Problem
@@ -44,6 +45,7 @@ async def make_child(plan: "Plan", proposal: Proposal, lineage: Lineage, scorer:
     try:
         check_edit(parent.code, code)
         check_syntax(code)
+        check_code(code, problem.guard)
     except PatchError as exc:
         return CandidateRecord(
             code=code, diff=diff, status="rejected", failure_reason=exc.reason, failure_detail=str(exc), **hashes, **base

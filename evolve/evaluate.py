@@ -13,7 +13,7 @@ async def evaluate_program(problem: Problem, code: str, scorer: Scorer) -> dict:
     stages = problem.all_stages
 
     async def one(stage: str):
-        outcome = await scorer.sandbox.run(scorer.job(code, None, (stage,)), scorer.limits)
+        outcome = await scorer.run(scorer.job(code, None, (stage,)))
         so = outcome.stage(stage)
         if so is None or so.result is None:
             error = (so.error if so else None) or outcome.failure or "invalid_output"

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evaluators.protocol import EvaluatorRef
 from evolve.errors import ProblemError
+from evolve.guard import GuardPolicy
 
 PROBLEM_FILE = "problem.toml"
 
@@ -75,6 +76,13 @@ class RunDefaults(_Strict):
     memory_mb: int | None = Field(default=None, ge=64)
 
 
+class GuardSpec(_Strict):
+    """What proposed code may use (see evolve.guard); extra_imports extends the safe list."""
+
+    enabled: bool = True
+    extra_imports: tuple[str, ...] = ()
+
+
 class ProblemFile(_Strict):
     name: str
     description: str = ""
@@ -85,6 +93,7 @@ class ProblemFile(_Strict):
     baselines: dict[str, str] = Field(default_factory=dict)
     run: RunDefaults = RunDefaults()
     features: tuple[FeatureDim, ...] = ()
+    guard: GuardSpec = GuardSpec()
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ class Problem:
     baselines: dict[str, Path]
     run_defaults: RunDefaults
     features: tuple[FeatureDim, ...]
+    guard: GuardPolicy
 
     @property
     def evaluator_ref(self) -> EvaluatorRef:
@@ -191,6 +201,7 @@ def _resolve(root: Path, toml_path: Path, spec: ProblemFile) -> Problem:
         baselines=baselines,
         run_defaults=spec.run,
         features=spec.features,
+        guard=GuardPolicy(enabled=spec.guard.enabled).with_imports(spec.guard.extra_imports),
     )
 
 

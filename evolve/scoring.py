@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evolve.problem import Problem
 from evolve.verdict import Verdict, judge
-from sandboxes.base import Gate, Limits, Sandbox, SandboxJob
+from sandboxes.base import Gate, Limits, Outcome, Sandbox, SandboxJob
 
 
 class Scorer:
@@ -36,5 +36,11 @@ class Scorer:
         return SandboxJob(code=code, evaluator=problem.evaluator_ref, stages=stages or problem.all_stages, gate=gate)
 
     async def score(self, code: str, threshold: float | None) -> Verdict:
-        outcome = await self.sandbox.run(self.job(code, threshold), self.limits)
-        return judge(outcome, self.problem)
+        return judge(await self.run(self.job(code, threshold)), self.problem)
+
+    async def run(self, job: SandboxJob) -> Outcome:
+        """The backend's outcome; a backend that raises is a `sandbox_error`, never a dead run."""
+        try:
+            return await self.sandbox.run(job, self.limits)
+        except Exception as exc:  # noqa: BLE001 - the seam: whatever a backend raises stops here
+            return Outcome(failure="sandbox_error", detail=f"{type(exc).__name__}: {exc}"[:2000])

@@ -81,15 +81,18 @@ def decode_job(raw: bytes) -> tuple[str, SandboxJob]:
         raise ValueError(f"malformed job: {exc!r}") from exc
 
 
-def result_line(nonce: str, frame: StageOutcome) -> bytes:
-    payload = {
+def frame_payload(frame: StageOutcome) -> dict:
+    return {
         "stage": frame.stage,
         "result": None if frame.result is None else frame.result.to_json(),
         "error": frame.error,
         "detail": frame.detail[-DETAIL_CHARS:],
         "seconds": frame.seconds,
     }
-    return f"\n{RESULT_TAG} {nonce} {json.dumps(payload, allow_nan=False)}\n".encode("utf-8")
+
+
+def result_line(nonce: str, frame: StageOutcome) -> bytes:
+    return f"\n{RESULT_TAG} {nonce} {json.dumps(frame_payload(frame), allow_nan=False)}\n".encode("utf-8")
 
 
 def end_line(nonce: str) -> bytes:
@@ -133,9 +136,9 @@ def parse_frames(data: bytes, nonce: str, job: SandboxJob) -> Frames:
         if not line.startswith(result_prefix):
             continue
         try:
-            frame = _frame_from_json(line[len(result_prefix) :])
-        except ValueError as exc:
-            return Frames(tuple(frames), ended=False, problem=f"malformed frame: {exc}")
+            frame = frame_from_json(line[len(result_prefix) :])
+        except Exception as exc:  # untrusted bytes: RecursionError, OverflowError... never crash the host
+            return Frames(tuple(frames), ended=False, problem=f"malformed frame: {type(exc).__name__}: {exc}"[:300])
         problem = _out_of_place(frame, frames, job)
         if problem:
             return Frames(tuple(frames), ended=False, problem=problem)
@@ -148,7 +151,8 @@ def stops(frame: StageOutcome) -> bool:
     return frame.error is not None or frame.result is None or not frame.result.valid
 
 
-def _frame_from_json(raw: bytes) -> StageOutcome:
+def frame_from_json(raw: bytes) -> StageOutcome:
+    """Parse one frame's JSON; raises on anything malformed (callers treat every exception so)."""
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -162,7 +166,7 @@ def _frame_from_json(raw: bytes) -> StageOutcome:
         raise ValueError(f"unknown error {error!r}")
     if not isinstance(detail, str):
         raise ValueError("frame detail is not a string")
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(float(seconds)):
         raise ValueError("frame seconds is not a number")
     result = None
     if error is None:

@@ -3,8 +3,12 @@
 Started by a backend as `python -s -P -m sandboxes.runner` in a fresh work dir, the job on stdin.
 Results go out on a private duplicate of the original stdout; fd 1 is pointed at stderr before any
 untrusted code runs, so nothing the candidate prints reaches the result channel, and frames carry a
-nonce the candidate is never handed. Code in this same process could still dig the nonce out of
-memory: only a backend's isolation, not this file, stops a determined candidate.
+nonce the candidate is never handed.
+
+Candidate, evaluator and runner share this process (a policy is called per simulator tick; a
+process boundary per call would cost more than the simulation). So code that could introspect
+frames, open file descriptors or import the evaluator could forge a result: `evolve.guard`
+rejects such code before it is ever run here, and the backend's isolation protects the host.
 """
 
 from __future__ import annotations

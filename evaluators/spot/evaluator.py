@@ -7,13 +7,16 @@ window per type with two deadlines and two overheads (24 scenarios).
 
 The candidate module must define `class Policy` with `__init__(self, spec)` and
 `decide(self, obs) -> int` (see evaluators.spot.simulator). Windows are generated once per
-evaluator instance and stage, then reused for every candidate.
+evaluator instance and stage, then reused for every candidate. Every scenario gets a fresh copy
+of the candidate module (evaluators.fresh), so a policy cannot carry look-ahead from one
+scenario to the next.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
+from evaluators.fresh import FreshModule
 from evaluators.protocol import StageResult
 from evaluators.spot.scoring import Scenario, summarise
 from evaluators.spot.simulator import TICK_HOURS, JobSpec, simulate
@@ -108,6 +111,7 @@ class SpotEvaluator:
                 reason="candidate defines no class Policy",
                 feedback="Define `class Policy` with __init__(self, spec) and decide(self, obs) -> int.",
             )
-        outcomes = [simulate(policy, s.spec, s.available) for s in scenarios]
+        fresh = FreshModule(candidate)
+        outcomes = [simulate(fresh.load().Policy, s.spec, s.available) for s in scenarios]
         report = summarise(stage, scenarios, outcomes)
         return StageResult(metrics=report.metrics, valid=report.valid, reason=report.reason, feedback=report.feedback)
