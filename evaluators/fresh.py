@@ -11,15 +11,21 @@ from types import ModuleType
 
 
 class FreshModule:
+    """The sandbox runner always imports candidates from a file; a module built in memory (a
+    library caller's, a test's) has no source to re-run and is handed back as it is."""
+
     def __init__(self, module: ModuleType):
+        self._module = module
+        self._code = None
         path = getattr(module, "__file__", None)
-        if not path:
-            raise ValueError("candidate module has no source file to re-run")
-        with open(path, encoding="utf-8") as handle:
-            self._code = compile(handle.read(), path, "exec")
+        if path:
+            with open(path, encoding="utf-8") as handle:
+                self._code = compile(handle.read(), path, "exec")
         self._name, self._path = module.__name__, path
 
     def load(self) -> ModuleType:
+        if self._code is None:
+            return self._module
         module = ModuleType(self._name)
         module.__file__ = self._path
         exec(self._code, module.__dict__)  # noqa: S102 - the candidate's own code, already imported once
