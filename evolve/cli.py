@@ -106,6 +106,9 @@ def resume(
             file=sys.stderr,
         )
     config = config_of(handle)
+    done = max(0, handle.run.iterations_done)
+    if iterations is not None and iterations < done:
+        raise UserError(f"--iterations {iterations} is below the {done} iterations run {handle.run.name} has done")
     changes = {"iterations": iterations, "max_time_seconds": max_time}
     if any(v is not None for v in changes.values()):
         config = build_config(config.model_dump(), changes)
@@ -230,7 +233,10 @@ def eval_cmd(
     prob = load_problem(find_problem(problem))
     if not file.is_file():
         raise UserError(f"program file {file} not found")
-    code = file.read_text(encoding="utf-8")
+    try:
+        code = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"program file {file} is not UTF-8 text") from None
     config = build_config({"timeout_seconds": prob.run_defaults.timeout_seconds, "memory_mb": prob.run_defaults.memory_mb}, {"sandbox": sandbox, "timeout_seconds": timeout})
     result = asyncio.run(_eval(prob, code, config))
     result["file"] = str(file)
@@ -289,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     except EvolveError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a path the user named: a file where a folder should be, no permission...
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
     except Exception as exc:
         if not _is_usage_error(exc):
             raise

@@ -16,7 +16,7 @@ SandboxName = Literal["process"]
 class RunConfig(BaseModel):
     """Everything that shapes a run. Stored in the run row so `evolve resume` rebuilds it exactly."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     iterations: int = Field(default=100, ge=0, description="proposals to make after the seed")
     seed: int = Field(default=0, description="all randomness derives from this and the iteration")
@@ -27,8 +27,8 @@ class RunConfig(BaseModel):
     exploration_ratio: float = Field(default=0.2, ge=0, le=1, description="parent drawn uniformly from grid")
     exploitation_ratio: float = Field(default=0.3, ge=0, le=1, description="parent drawn from the elite archive")
     inspirations: int = Field(default=3, ge=0, le=16, description="other programs shown to the proposer")
-    timeout_seconds: float = Field(default=120.0, gt=0, description="wall limit per candidate (all stages)")
-    memory_mb: int = Field(default=2048, ge=64, description="address-space limit per candidate")
+    timeout_seconds: float = Field(default=120.0, gt=0, le=86_400, description="wall limit per candidate (all stages)")
+    memory_mb: int = Field(default=2048, ge=64, le=1_048_576, description="address-space limit per candidate")
     sandbox: SandboxName = "process"
     proposer: Literal["offline"] = "offline"
     max_time_seconds: float | None = Field(default=None, gt=0, description="stop after this much wall time")

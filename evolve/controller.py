@@ -79,6 +79,7 @@ class Controller:
         )
         self._stop = asyncio.Event()
         self._stop_reason = ""
+        self._deadline: float | None = None
 
     def request_stop(self, reason: str = "interrupted") -> None:
         """Stop dispatching, cancel what is in flight; committed iterations stay."""
@@ -98,6 +99,8 @@ class Controller:
         return result
 
     async def _run(self) -> RunResult:
+        if self.config.max_time_seconds:
+            self._deadline = self.clock() + self.config.max_time_seconds
         history = self.store.candidates(self.run_info.id)
         self.sink.emit(
             RunStarted(
@@ -115,7 +118,10 @@ class Controller:
             )
         )
         if not history:
-            history = [await self._start()]
+            start = asyncio.ensure_future(self._start())
+            if not await self._until_stopped(start):
+                return RunResult("stopped", self._stop_reason, 0, None)
+            history = [start.result()]
         else:
             for ref in self.store.references(self.run_info.id):
                 self.sink.emit(ReferenceScored(ref.name, ref.stage, ref.score))
@@ -123,7 +129,29 @@ class Controller:
         for record in history:
             self._replay(record)
             plans.extend(self._plans_after(record.iteration, skip_upto=history[-1].iteration))
+        if self.lineage.best is not None and self._target_reached(self.lineage.best):
+            self.request_stop(f"target score {self.config.target_score} reached")
         return await self._loop(plans)
+
+    def _remaining(self) -> float | None:
+        return None if self._deadline is None else max(0.0, self._deadline - self.clock())
+
+    async def _until_stopped(self, task: asyncio.Future) -> bool:
+        """Wait for `task` unless a stop request or the time budget comes first (then cancel it)."""
+        stop_waiter = asyncio.ensure_future(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait([task, stop_waiter], timeout=self._remaining(), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_waiter.cancel()
+        if task in done:
+            task.result()  # re-raise what the task raised
+            return True
+        if not done:
+            self.request_stop("time budget reached")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
 
     # start: the seed and the baselines --------------------------------------------------------
 
@@ -179,7 +207,6 @@ class Controller:
     async def _loop(self, plans: list[Plan]) -> RunResult:
         tasks: dict[int, asyncio.Task] = {}
         finished: dict[int, tuple[CandidateRecord, ProposalRecord]] = {}
-        deadline = self.clock() + self.config.max_time_seconds if self.config.max_time_seconds else None
         stop_waiter = asyncio.ensure_future(self._stop.wait())
 
         def launch(new: list[Plan]) -> None:
@@ -189,8 +216,8 @@ class Controller:
         launch(plans)
         try:
             while tasks and not self._stop.is_set():
-                timeout = None if deadline is None else max(0.0, deadline - self.clock())
-                done, _ = await asyncio.wait([*tasks.values(), stop_waiter], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                waiting = [*tasks.values(), stop_waiter]
+                done, _ = await asyncio.wait(waiting, timeout=self._remaining(), return_when=asyncio.FIRST_COMPLETED)
                 if not done:
                     self.request_stop("time budget reached")
                     break

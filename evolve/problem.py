@@ -7,6 +7,7 @@ folder fails before a run starts rather than in the middle of one.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,7 @@ class RunDefaults(_Strict):
     islands: int | None = Field(default=None, ge=1, le=64)
     workers: int | None = Field(default=None, ge=1, le=256)
     migration_interval: int | None = Field(default=None, ge=1)
-    timeout_seconds: float | None = Field(default=None, gt=0)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
     memory_mb: int | None = Field(default=None, ge=64)
 
 
@@ -106,6 +107,7 @@ class Problem:
     seed_path: Path
     seed_code: str
     context: str
+    context_path: Path | None
     evaluator: EvaluatorSpec
     objective: Objective
     baselines: dict[str, Path]
@@ -132,13 +134,28 @@ class Problem:
         return self.seed_path.relative_to(self.root).as_posix()
 
     def version(self) -> str:
-        """A hash of the files that define the problem, to tell problem versions apart."""
+        """A hash of the files that define the problem (the evaluator's source included)."""
         digest = hashlib.sha256()
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(path.relative_to(self.root).as_posix().encode())
-                digest.update(path.read_bytes())
+        for path in self._defining_files():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
+
+    def _defining_files(self) -> list[Path]:
+        files = [self.root / PROBLEM_FILE, self.seed_path, *self.baselines.values()]
+        if self.context_path:
+            files.append(self.context_path)
+        module = self.evaluator.ref.rpartition(":")[0]
+        if module.endswith(".py"):
+            files.append(self.root / module)
+        else:
+            try:
+                spec = importlib.util.find_spec(module)
+            except (ImportError, ValueError):
+                spec = None
+            if spec is not None and spec.origin and spec.origin.endswith(".py"):
+                files.extend(sorted(Path(spec.origin).parent.glob("*.py")))  # the evaluator's package
+        return [f for f in files if f.is_file()]
 
 
 def load_problem(path: str | Path) -> Problem:
@@ -178,9 +195,10 @@ def _first_error(exc: ValidationError) -> str:
 def _resolve(root: Path, toml_path: Path, spec: ProblemFile) -> Problem:
     seed_path = _existing_file(root, spec.seed, toml_path, "seed")
     seed_code = _read_text(seed_path, toml_path, "seed")
-    context = ""
+    context, context_path = "", None
     if spec.context:
-        context = _read_text(_existing_file(root, spec.context, toml_path, "context"), toml_path, "context")
+        context_path = _existing_file(root, spec.context, toml_path, "context")
+        context = _read_text(context_path, toml_path, "context")
     baselines = {
         name: _existing_file(root, rel, toml_path, f"baselines.{name}") for name, rel in spec.baselines.items()
     }
@@ -196,6 +214,7 @@ def _resolve(root: Path, toml_path: Path, spec: ProblemFile) -> Problem:
         seed_path=seed_path,
         seed_code=seed_code,
         context=context,
+        context_path=context_path,
         evaluator=spec.evaluator,
         objective=spec.objective,
         baselines=baselines,

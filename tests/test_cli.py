@@ -119,3 +119,32 @@ def test_store_at_any_sqlalchemy_url(cli, toy_problem, tmp_path):
     assert cli("resume", "remote", "--iterations", "5", "--db", url)[0] == 0
     assert json.loads(cli("status", "remote", "--json", "--db", url)[1])["iterations_done"] == 5
     _one_line_error(*cli("status", "ghost", "--db", url), "ghost")
+
+
+def test_non_utf8_program(cli, toy_problem, tmp_path):
+    (tmp_path / "latin1.py").write_bytes(b"x = '\xe9'\n")
+    _one_line_error(*cli("eval", str(toy_problem), str(tmp_path / "latin1.py")), "not UTF-8")
+
+
+def test_database_trouble_is_one_line(cli, toy_problem, tmp_path):
+    _one_line_error(*cli("status", "x", "--db", "nosuchdialect://host/db"), "cannot use database URL")
+    (tmp_path / "runs" / "junk").mkdir(parents=True)
+    (tmp_path / "runs" / "junk" / "evolve.db").write_bytes(b"this is not sqlite" * 100)
+    _one_line_error(*cli("status", "junk"), "cannot open database")
+    _one_line_error(*cli("status"), "cannot open database")
+
+
+def test_paths_that_are_files(cli, toy_problem, tmp_path):
+    (tmp_path / "afile").write_text("")
+    _one_line_error(*cli("run", str(toy_problem), "--runs-dir", str(tmp_path / "afile")), "afile")
+
+
+@pytest.mark.parametrize("args", [["--timeout", "inf"], ["--timeout", "1e20"], ["--target", "nan"], ["--max-time", "inf"]])
+def test_non_finite_numbers(cli, toy_problem, args):
+    _one_line_error(*cli("run", str(toy_problem), *args), args[0].lstrip("-").replace("-", "_").replace("max_time", "max_time_seconds").replace("target", "target_score").replace("timeout", "timeout_seconds"))
+
+
+def test_resume_cannot_go_below_done(cli, toy_problem):
+    assert cli("run", str(toy_problem), "--iterations", "4", "--name", "r")[0] == 0
+    _one_line_error(*cli("resume", "r", "--iterations", "2"), "below the 4 iterations")
+    assert json.loads(cli("status", "r", "--json")[1])["iterations_requested"] == 4

@@ -71,3 +71,18 @@ def test_time_budget_stops_cleanly(toy_problem, tmp_path):
     iterations = [c.iteration for c in handle.store.candidates(handle.run.id)]
     assert iterations == list(range(len(iterations)))  # nothing half-written
     assert 1 < len(iterations) < 10_000
+
+
+def test_target_already_met_by_the_seed(toy_problem, tmp_path):
+    handle, result, _ = _run(toy_problem, tmp_path / "runs", "a", iterations=50, seed=1, target_score=10.0)
+    assert result.state == "stopped" and "target" in result.reason
+    assert result.iterations_done == 0
+
+
+def test_time_budget_covers_scoring_the_seed(toy_problem, tmp_path):
+    from conftest import set_delay
+
+    set_delay(toy_problem, 30)
+    handle, result, _ = _run(toy_problem, tmp_path / "runs", "a", iterations=5, seed=1, max_time_seconds=1.5)
+    assert result.state == "stopped" and result.reason == "time budget reached"
+    assert handle.store.candidates(handle.run.id) == []

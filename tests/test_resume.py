@@ -104,3 +104,16 @@ def test_second_driver_of_a_live_run_is_refused(toy_problem, tmp_path):
         proc.wait(timeout=10)
     _, rows = _lineage(tmp_path / "runs" / "busy")
     assert [r[0] for r in rows] == list(range(len(rows)))
+
+
+def test_ctrl_c_while_the_seed_is_scored_stops_at_once(toy_problem, tmp_path):
+    set_delay(toy_problem, 30)  # the seed's train stage alone would take 30 s
+    proc = _evolve("run", str(toy_problem), "--iterations", "5", "--name", "slow", cwd=tmp_path)
+    time.sleep(2.0)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - started < 10
+    assert proc.returncode == 130, err
+    run, rows = _lineage(tmp_path / "runs" / "slow")
+    assert run.state == "stopped" and rows == []

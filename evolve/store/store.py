@@ -10,9 +10,9 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evolve.errors import RunNotFound, UserError
@@ -40,14 +40,15 @@ class Store:
     def __init__(self, url: str):
         try:
             self._engine: Engine = create_engine(url)
-        except (SQLAlchemyError, ValueError) as exc:
+        except (SQLAlchemyError, ValueError, ImportError) as exc:
             raise UserError(f"cannot use database URL {url!r}: {exc}") from exc
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
         try:
             migrate(self._engine)
-        except OperationalError as exc:
-            raise UserError(f"cannot open database {url!r}: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise UserError(f"cannot open database {url!r}: {reason}") from exc
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self.url = url
 
@@ -95,7 +96,9 @@ class Store:
     # references (baselines) --------------------------------------------------------------------
 
     def save_references(self, run_id: int, refs: list[ReferenceRecord]) -> None:
+        """Replace the run's reference scores (a restarted start must not add a second set)."""
         with self._sessions.begin() as session:
+            session.execute(delete(m.Reference).where(m.Reference.run_id == run_id))
             for ref in refs:
                 session.add(
                     m.Reference(
