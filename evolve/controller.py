@@ -3,7 +3,9 @@
 Determinism: iteration j is planned (island, parent, inspirations, duplicate snapshot, test gate)
 right after iteration j - workers is applied, and results are applied strictly in iteration
 order. So with a fixed seed and a deterministic proposer the lineage depends only on the seed and
-the number of workers, never on timing, and resume replays the same plans.
+the number of workers, not on which evaluation finishes first, and resume replays the same
+plans. (A candidate that runs close to its wall-clock timeout can still time out on one run and
+not on another: that is the one input that depends on machine load.)
 """
 
 from __future__ import annotations
