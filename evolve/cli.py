@@ -23,7 +23,7 @@ from evolve.problems_index import find_problem, list_problems
 from evolve.report import run_summary
 from evolve.runs import config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of
 from evolve.scoring import Scorer
-from evolve.ui import live_view
+from evolve.ui import live_view, render_summary
 
 app = typer.Typer(
     help="Evolve systems policies with LLMs (or the offline mutator), scored in sandboxes, stored in SQLite.",
@@ -156,10 +156,7 @@ def status(
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    table = Table(title=f"run {summary['name']}", show_header=False)
-    for key, value in summary.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
-    _console().print(table)
+    _console().print(render_summary(summary))
 
 
 def _print_runs(summaries: list[dict], as_json: bool) -> None:
@@ -273,7 +270,7 @@ def problems(as_json: JsonFlag = False) -> None:
     for col in ("name", "path", "objective", "baselines", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], r["path"], r["objective"], ", ".join(r["baselines"]), r["description"][:60])
+        table.add_row(r["name"], r["path"], r["objective"], ", ".join(r["baselines"]), r["description"].split(":")[0][:50])
     _console().print(table)
 
 

@@ -109,3 +109,28 @@ def live_view(console: Console, status: RunStatus):
         return
     with Live(console=console, get_renderable=lambda: render(status), refresh_per_second=4, transient=False):
         yield status
+
+
+def render_summary(s: dict) -> RenderableType:
+    """`evolve status RUN`: one run's scores against the seed and the baselines, and what failed."""
+    scores = Table(title=s["problem"], show_edge=False)
+    for column in ("program", "train", "held-out test"):
+        scores.add_column(column, justify="left" if column == "program" else "right")
+    scores.add_row("seed", _fmt(s["seed_score"]), _fmt(s["seed_test_score"]))
+    best_label = "best" if s["best_iteration"] is None else f"best (iteration {s['best_iteration']})"
+    scores.add_row(Text(best_label, style="bold green"), _fmt(s["best_score"]), _fmt(s["best_test_score"]))
+    for name, stages in s["baselines"].items():
+        scores.add_row(f"baseline {name}", _fmt(stages.get("train")), _fmt(stages.get("test")))
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(s["candidates_by_status"].items())) or "none yet"
+    lines = [
+        Text(f"run {s['name']} · {s['state']} · {s['iterations_done']}/{s['iterations_requested']} iterations", style="bold"),
+        Text(f"problem {s['problem_path']}"),
+        Text(f"candidates: {counts}"),
+    ]
+    reasons = {k: v for k, v in s["failures_by_reason"].items() if k not in s["candidates_by_status"]}
+    if reasons:
+        listed = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+        lines.append(Text(f"failures by reason: {listed}", style="red"))
+    lines.append(Text(f"proposer calls {s['proposer_calls']}, tokens {s['tokens_in']} in / {s['tokens_out']} out, ${s['cost_usd']:.2f}"))
+    lines.append(Text(f"started {s['created_at'][:19]}, last update {s['updated_at'][:19]}", style="dim"))
+    return Group(*lines, Text(""), scores)
