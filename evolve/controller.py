@@ -93,6 +93,9 @@ class Controller:
         self.store.set_state(self.run_info.id, "running")
         try:
             result = await self._run()
+        except ProblemError:
+            self.store.set_state(self.run_info.id, "failed")
+            raise
         except BaseException:
             self.store.set_state(self.run_info.id, "stopped")
             raise
@@ -129,7 +132,7 @@ class Controller:
                 self.sink.emit(ReferenceScored(ref.name, ref.stage, ref.score))
         plans: list[Plan] = []
         for record in history:
-            self._replay(record)
+            self.lineage.apply(record)
             plans.extend(self._plans_after(record.iteration, skip_upto=history[-1].iteration))
         if self.lineage.best is not None and self._target_reached(self.lineage.best):
             self.request_stop(f"target score {self.config.target_score} reached")
@@ -158,9 +161,15 @@ class Controller:
     # start: the seed and the baselines --------------------------------------------------------
 
     async def _start(self) -> CandidateRecord:
-        seed_job = self.scorer.score(self.problem.seed_code, threshold=None)
-        baseline_jobs = [self.scorer.score(path.read_text(encoding="utf-8"), None) for path in self.problem.baselines.values()]
-        seed_verdict, *baseline_verdicts = await asyncio.gather(seed_job, *baseline_jobs)
+        """Score the seed and the baselines (all stages, `workers` at a time) and commit the seed."""
+        slots = asyncio.Semaphore(self.config.workers)
+
+        async def score(code: str):
+            async with slots:
+                return await self.scorer.score(code, threshold=None)
+
+        programs = [self.problem.seed_code, *(p.read_text(encoding="utf-8") for p in self.problem.baselines.values())]
+        seed_verdict, *baseline_verdicts = await asyncio.gather(*(score(code) for code in programs))
         if seed_verdict.status != "valid":
             raise ProblemError(
                 f"{self.problem.seed_path}: the seed fails its own evaluation "
@@ -179,9 +188,6 @@ class Controller:
         return seed
 
     # planning -------------------------------------------------------------------------------
-
-    def _replay(self, record: CandidateRecord) -> None:
-        self.lineage.apply(record)
 
     def _plans_after(self, applied: int, skip_upto: int) -> list[Plan]:
         """Iterations to dispatch once `applied` is in: 1..W after the seed, then applied + W."""
