@@ -21,7 +21,7 @@ from evolve.export import export_best
 from evolve.problem import load_problem
 from evolve.problems_index import find_problem, list_problems
 from evolve.report import run_summary
-from evolve.runs import config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of
+from evolve.runs import RunHandle, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
 from evolve.scoring import Scorer
 from evolve.ui import live_view, render_summary
 
@@ -85,7 +85,8 @@ def run(
         },
     )
     handle = create_run(prob, config, runs_dir, name, db)
-    _drive(handle, prob, config)
+    with run_lock(handle.run_dir):
+        _drive(handle, prob, config)
 
 
 @app.command()
@@ -98,6 +99,12 @@ def resume(
 ) -> None:
     """Continue a run stopped by Ctrl-C, a budget, or a crash, exactly where it left off."""
     handle = open_run(run_ref, runs_dir, db)
+    with run_lock(handle.run_dir):
+        _resume(handle, iterations, max_time)
+
+
+def _resume(handle, iterations: int | None, max_time: float | None) -> None:
+    handle = RunHandle(handle.store, handle.store.run(handle.run.name), handle.run_dir)  # fresh, under the lock
     prob = problem_of(handle)
     if prob.version() != handle.run.problem_version:
         print(

@@ -108,12 +108,10 @@ def run_lock(run_dir: Path):
 
 
 async def execute(handle: RunHandle, problem: Problem, config: RunConfig, sink: EventSink) -> RunResult:
-    """Run (or continue) the evolution until done, stopped by a budget, or interrupted."""
-    with run_lock(handle.run_dir):
-        return await _execute(handle, problem, config, sink)
+    """Run (or continue) the evolution until done, stopped by a budget, or interrupted.
 
-
-async def _execute(handle: RunHandle, problem: Problem, config: RunConfig, sink: EventSink) -> RunResult:
+    Callers that may race another process for the same run hold `run_lock` around this.
+    """
     sandbox = make_sandbox(config.sandbox)
     proposer = make_proposer(config)
     controller = Controller(
