@@ -64,7 +64,7 @@ def render(status: RunStatus) -> RenderableType:
 
     middle = Table.grid(padding=(0, 4))
     middle.add_row(scores, islands, failures)
-    recent = Text("\n".join(status.recent) or "waiting for the first result...", style="dim")
+    recent = Text("\n".join(status.recent) or "waiting for the first result...", style="dim", no_wrap=True, overflow="ellipsis")
     title = f"evolve · {status.run} · {status.problem} · {status.state}"
     return Panel(Group(head, setup, Text(""), middle, Text(""), recent), title=title, border_style="blue")
 
@@ -72,7 +72,7 @@ def render(status: RunStatus) -> RenderableType:
 def _throughput(status: RunStatus) -> str:
     if not status.evaluated:
         return ""
-    return f"{status.evaluated / max(status.elapsed, 1e-9) * 60:.1f} evals/min, {status.eval_seconds / status.evaluated:.2f} s/eval"
+    return f"{status.evaluated / max(status.elapsed, 1e-9) * 60:.0f}/min, {status.eval_seconds / status.evaluated:.2f} s each"
 
 
 class PlainLog:
