@@ -11,7 +11,7 @@ def run_summary(store: Store, run: RunInfo) -> dict:
     by_status, by_reason = store.status_counts(run.id)
     seed = store.candidate_at(run.id, 0)
     best = store.candidate(run.best_candidate_id) if run.best_candidate_id else None
-    proposals = store.proposals(run.id)
+    totals = store.proposal_totals(run.id)
     baselines: dict[str, dict[str, float | None]] = {}
     for ref in store.references(run.id):
         baselines.setdefault(ref.name, {})[ref.stage] = ref.score
@@ -32,10 +32,10 @@ def run_summary(store: Store, run: RunInfo) -> dict:
         "baselines": baselines,
         "candidates_by_status": dict(by_status),
         "failures_by_reason": dict(by_reason),
-        "proposer_calls": len(proposals),
-        "tokens_in": sum(p.tokens_in for p in proposals),
-        "tokens_out": sum(p.tokens_out for p in proposals),
-        "cost_usd": round(sum(p.cost_usd for p in proposals), 6),
+        "proposer_calls": totals["calls"],
+        "tokens_in": totals["tokens_in"],
+        "tokens_out": totals["tokens_out"],
+        "cost_usd": round(totals["cost_usd"], 6),
         "created_at": run.created_at.isoformat(),
         "updated_at": run.updated_at.isoformat(),
     }

@@ -139,8 +139,7 @@ def problem_of(handle: RunHandle) -> Problem:
     path = Path(handle.run.problem_path)
     if not path.exists():
         raise UserError(f"run {handle.run.name!r} was made from {path}, which no longer exists")
-    problem = load_problem(path)
-    return problem
+    return load_problem(path)
 
 
 def config_of(handle: RunHandle) -> RunConfig:

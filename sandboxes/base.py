@@ -6,7 +6,7 @@ errors (subprocess, Docker, bubblewrap) into an Outcome with a reason from FAILU
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from evaluators.protocol import EvaluatorRef, StageResult

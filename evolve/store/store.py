@@ -188,6 +188,19 @@ class Store:
             )
         return by_status, by_reason
 
+    def proposal_totals(self, run_id: int) -> dict[str, float]:
+        """Calls, tokens and dollars summed in SQL (prompts and responses stay on disk)."""
+        with self._sessions() as session:
+            calls, tokens_in, tokens_out, cost = session.execute(
+                select(
+                    func.count(m.Proposal.id),
+                    func.coalesce(func.sum(m.Proposal.tokens_in), 0),
+                    func.coalesce(func.sum(m.Proposal.tokens_out), 0),
+                    func.coalesce(func.sum(m.Proposal.cost_usd), 0.0),
+                ).where(m.Proposal.run_id == run_id)
+            ).one()
+        return {"calls": calls, "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": float(cost)}
+
     def proposals(self, run_id: int) -> list[ProposalRecord]:
         with self._sessions() as session:
             rows = session.scalars(select(m.Proposal).where(m.Proposal.run_id == run_id).order_by(m.Proposal.iteration))
