@@ -36,3 +36,27 @@ class PatchError(EvolveError):
 
 class ProposerError(EvolveError):
     """A proposer failed to produce a child (provider down, budget gone...)."""
+
+
+class BudgetExhausted(ProposerError):
+    """The next call could exceed a cost or token budget: the run stops cleanly before making it."""
+
+
+class ProviderError(ProposerError):
+    """One LLM call failed. `kind` is a short tag; `retryable` says whether another attempt may work.
+
+    Kinds: rate_limited, server_error, connection, timeout, bad_response, auth, bad_request,
+    not_found. `retry_after` is the server's requested wait in seconds, when it sent one.
+    """
+
+    RETRYABLE = frozenset({"rate_limited", "server_error", "connection", "timeout", "bad_response"})
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in self.RETRYABLE

@@ -1,0 +1,141 @@
+"""OpenAI, OpenAI-compatible and Anthropic clients through the official async SDKs.
+
+The SDKs' own retries are off (max_retries=0): our retry loop records every attempt and honours
+Retry-After. Every SDK error is translated here into ProviderError, the seam's one error type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import anthropic
+import openai
+
+from evolve.errors import ConfigError, ProviderError
+from evolve.proposers.llm.specs import ModelSpec
+from evolve.proposers.llm.wire import ChatClient, ChatReply, ChatRequest, http_error
+
+PLACEHOLDER_KEY = "not-needed"  # local OpenAI-compatible servers accept any key
+
+
+def api_key(spec: ModelSpec, environ: dict[str, str]) -> str:
+    """The key from the environment; a clear ConfigError when a provider needs one and it's missing."""
+    name = spec.key_env
+    value = environ.get(name, "") if name else ""
+    if value:
+        return value
+    if spec.preset.key_required:
+        raise ConfigError(f"model {spec.name} needs an API key in ${name} (or set api_key_env for that model)")
+    return PLACEHOLDER_KEY
+
+
+def make_client(spec: ModelSpec, environ: dict[str, str] | None = None) -> ChatClient:
+    key = api_key(spec, dict(os.environ) if environ is None else environ)
+    if spec.preset.kind == "anthropic":
+        return AnthropicClient(spec, key)
+    return OpenAIClient(spec, key)
+
+
+def _translate(exc: BaseException, module) -> ProviderError:
+    if isinstance(exc, module.APITimeoutError):
+        return ProviderError("timeout", f"timed out: {exc}")
+    if isinstance(exc, module.APIConnectionError):
+        return ProviderError("connection", f"connection failed: {exc}")
+    if isinstance(exc, module.APIStatusError):
+        return http_error(exc.status_code, exc.response.headers, str(exc.message))
+    return ProviderError("bad_response", f"unusable response: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+class OpenAIClient:
+    """Chat completions; `openai/...` uses max_completion_tokens, compatible servers max_tokens."""
+
+    def __init__(self, spec: ModelSpec, key: str):
+        self._spec = spec
+        self._sdk = openai.AsyncOpenAI(
+            api_key=key, base_url=spec.endpoint, timeout=spec.timeout_seconds, max_retries=0
+        )
+
+    async def complete(self, request: ChatRequest) -> ChatReply:
+        spec = self._spec
+        limit_field = "max_completion_tokens" if spec.preset.kind == "openai" else "max_tokens"
+        extra = {limit_field: spec.max_tokens}
+        if spec.temperature is not None:
+            extra["temperature"] = spec.temperature
+        try:
+            response = await asyncio.wait_for(
+                self._sdk.chat.completions.create(
+                    model=spec.model,
+                    messages=[
+                        {"role": "system", "content": request.system},
+                        {"role": "user", "content": request.user},
+                    ],
+                    **extra,
+                ),
+                timeout=spec.timeout_seconds,
+            )
+        except asyncio.TimeoutError:
+            raise ProviderError("timeout", f"no answer within {spec.timeout_seconds:g} s") from None
+        except openai.OpenAIError as exc:
+            raise _translate(exc, openai) from None
+        except ValueError as exc:  # malformed JSON body
+            raise ProviderError("bad_response", f"unusable response: {exc}") from None
+        try:
+            choice = response.choices[0]
+            usage = response.usage
+            return ChatReply(
+                text=choice.message.content or "",
+                tokens_in=int(usage.prompt_tokens) if usage else 0,
+                tokens_out=int(usage.completion_tokens) if usage else 0,
+                finish_reason=choice.finish_reason or "",
+            )
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+            raise ProviderError("bad_response", f"response has no choices/message: {exc}") from None
+
+    async def aclose(self) -> None:
+        await self._sdk.close()
+
+
+class AnthropicClient:
+    """Messages API; the text of every text block, in order."""
+
+    def __init__(self, spec: ModelSpec, key: str):
+        self._spec = spec
+        self._sdk = anthropic.AsyncAnthropic(
+            api_key=key, base_url=spec.endpoint, timeout=spec.timeout_seconds, max_retries=0
+        )
+
+    async def complete(self, request: ChatRequest) -> ChatReply:
+        spec = self._spec
+        # Newer SDKs dropped the temperature parameter; the API still takes it in the body.
+        extra = {} if spec.temperature is None else {"extra_body": {"temperature": spec.temperature}}
+        try:
+            response = await asyncio.wait_for(
+                self._sdk.messages.create(
+                    model=spec.model,
+                    system=request.system,
+                    messages=[{"role": "user", "content": request.user}],
+                    max_tokens=spec.max_tokens,
+                    **extra,
+                ),
+                timeout=spec.timeout_seconds,
+            )
+        except asyncio.TimeoutError:
+            raise ProviderError("timeout", f"no answer within {spec.timeout_seconds:g} s") from None
+        except anthropic.AnthropicError as exc:
+            raise _translate(exc, anthropic) from None
+        except ValueError as exc:
+            raise ProviderError("bad_response", f"unusable response: {exc}") from None
+        try:
+            text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
+            return ChatReply(
+                text=text,
+                tokens_in=int(response.usage.input_tokens),
+                tokens_out=int(response.usage.output_tokens),
+                finish_reason=response.stop_reason or "",
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ProviderError("bad_response", f"response has no content/usage: {exc}") from None
+
+    async def aclose(self) -> None:
+        await self._sdk.close()
