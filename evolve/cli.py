@@ -20,7 +20,8 @@ from evolve.export import export_best
 from evolve.problem import load_problem
 from evolve.problems_index import find_problem, list_problems
 from evolve.report import run_summary
-from evolve.runs import RunHandle, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
+from evolve.llm_config import build_llm, read_config_file
+from evolve.runs import RunHandle, check_keys, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
 from evolve.scoring import Scorer
 from evolve.ui import live_view, render_summary
 
@@ -57,12 +58,28 @@ def run(
     max_time: Annotated[Optional[float], typer.Option("--max-time", help="Stop after this many seconds.")] = None,
     target: Annotated[Optional[float], typer.Option(help="Stop once the best score reaches this.")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Wall-clock limit per candidate, seconds.")] = None,
+    model: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--model",
+            help="PROVIDER/MODEL[=WEIGHT], repeatable (openai/gpt-5-mini, anthropic/claude-sonnet-4-5=0.2, "
+            "ollama/qwen2.5-coder, vllm/..., openrouter/...), or replay/FILE. Default: the offline mutator.",
+        ),
+    ] = None,
+    selection: Annotated[Optional[str], typer.Option(help="How the ensemble picks a model: weights or bandit.")] = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="Endpoint for the --model(s), e.g. http://localhost:8000/v1.")] = None,
+    max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="Stop before LLM spend could pass this many dollars.")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="Stop before LLM tokens (in + out) could pass this.")] = None,
+    record: Annotated[Optional[Path], typer.Option(help="Append every LLM request and response to this cassette file.")] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="TOML file with [run] settings and an [llm] table.")] = None,
     runs_dir: RunsDir = Path("runs"),
     db: DbUrl = None,
 ) -> None:
     """Start an evolution run on a problem."""
     prob = load_problem(find_problem(problem))
     defaults = prob.run_defaults
+    file_config = read_config_file(config_file) if config_file else {}
+    llm = build_llm([prob.llm_defaults, file_config.get("llm", {})], model or [], selection, base_url)
     config = build_config(
         {
             "iterations": defaults.iterations,
@@ -71,6 +88,13 @@ def run(
             "migration_interval": defaults.migration_interval,
             "timeout_seconds": defaults.timeout_seconds,
             "memory_mb": defaults.memory_mb,
+        },
+        file_config.get("run", {}),
+        {
+            "llm": llm,
+            "proposer": "llm" if llm else "offline",
+            "max_cost_usd": max_cost,
+            "max_tokens": max_tokens,
         },
         {
             "iterations": iterations,
@@ -83,9 +107,12 @@ def run(
             "timeout_seconds": timeout,
         },
     )
+    check_keys(config)
+    if record and config.llm and config.llm.replay:
+        raise UserError("--record with --model replay/...: a replay makes no calls to record")
     handle = create_run(prob, config, runs_dir, name, db)
     with run_lock(handle.run_dir):
-        _drive(handle, prob, config)
+        _drive(handle, prob, config, record)
 
 
 @app.command()
@@ -93,16 +120,20 @@ def resume(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run name or run folder.")],
     iterations: Annotated[Optional[int], typer.Option(help="New total number of iterations.")] = None,
     max_time: Annotated[Optional[float], typer.Option("--max-time", help="Stop after this many seconds.")] = None,
+    max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="New dollar budget for the whole run.")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="New token budget for the whole run.")] = None,
+    record: Annotated[Optional[Path], typer.Option(help="Append this session's LLM calls to this cassette file.")] = None,
     runs_dir: RunsDir = Path("runs"),
     db: DbUrl = None,
 ) -> None:
     """Continue a run stopped by Ctrl-C, a budget, or a crash, exactly where it left off."""
     handle = open_run(run_ref, runs_dir, db)
+    budgets = {"max_cost_usd": max_cost, "max_tokens": max_tokens}
     with run_lock(handle.run_dir):
-        _resume(handle, iterations, max_time)
+        _resume(handle, iterations, max_time, budgets, record)
 
 
-def _resume(handle, iterations: int | None, max_time: float | None) -> None:
+def _resume(handle, iterations: int | None, max_time: float | None, budgets: dict, record: Path | None) -> None:
     handle = RunHandle(handle.store, handle.store.run(handle.run.name), handle.run_dir)  # fresh, under the lock
     prob = problem_of(handle)
     if prob.version() != handle.run.problem_version:
@@ -115,21 +146,22 @@ def _resume(handle, iterations: int | None, max_time: float | None) -> None:
     done = max(0, handle.run.iterations_done)
     if iterations is not None and iterations < done:
         raise UserError(f"--iterations {iterations} is below the {done} iterations run {handle.run.name} has done")
-    changes = {"iterations": iterations, "max_time_seconds": max_time}
+    changes = {"iterations": iterations, "max_time_seconds": max_time, **budgets}
     if any(v is not None for v in changes.values()):
         config = build_config(config.model_dump(), changes)
-        handle.store.set_config(handle.run.id, config.model_dump())
+        handle.store.set_config(handle.run.id, config.model_dump(mode="json"))
+    check_keys(config)
     if handle.run.iterations_done >= config.iterations and handle.run.state == "finished":
         _console().print(f"run {handle.run.name} already finished {config.iterations} iterations (raise --iterations to go on)")
         return
-    _drive(handle, prob, config)
+    _drive(handle, prob, config, record)
 
 
-def _drive(handle, prob, config: RunConfig) -> None:
+def _drive(handle, prob, config: RunConfig, record: Path | None = None) -> None:
     console = _console()
     status = RunStatus()
     with live_view(console, status) as sink:
-        result = asyncio.run(execute(handle, prob, config, sink))
+        result = asyncio.run(execute(handle, prob, config, sink, record))
     summary = run_summary(handle.store, handle.run)
     console.print(
         f"{result.state}: {result.reason}. {summary['iterations_done']} iterations; "

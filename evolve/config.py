@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evolve.errors import ConfigError
+from evolve.proposers.llm.specs import LlmSettings
 
 from sandboxes.base import Limits
 
@@ -30,9 +31,18 @@ class RunConfig(BaseModel):
     timeout_seconds: float = Field(default=120.0, gt=0, le=86_400, description="wall limit per candidate (all stages)")
     memory_mb: int = Field(default=2048, ge=64, le=1_048_576, description="address-space limit per candidate")
     sandbox: SandboxName = "process"
-    proposer: Literal["offline"] = "offline"
+    proposer: Literal["offline", "llm"] = "offline"
+    llm: LlmSettings | None = Field(default=None, description="the model ensemble; None: offline mutator")
+    max_cost_usd: float | None = Field(default=None, gt=0, description="stop before LLM spend could pass this")
+    max_tokens: int | None = Field(default=None, ge=1, description="stop before LLM tokens could pass this")
     max_time_seconds: float | None = Field(default=None, gt=0, description="stop after this much wall time")
     target_score: float | None = Field(default=None, description="stop once the best reaches this")
+
+    @model_validator(mode="after")
+    def _proposer_matches(self) -> "RunConfig":
+        if (self.proposer == "llm") != (self.llm is not None):
+            raise ValueError("proposer 'llm' needs an [llm] table with models, and only it does")
+        return self
 
     @model_validator(mode="after")
     def _ratios(self) -> "RunConfig":

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from evolve.config import RunConfig
-from evolve.errors import ProblemError, ProposerError
+from evolve.errors import BudgetExhausted, ProblemError, ProposerError
 from evolve.events import EventSink, IterationDone, Migrated, ReferenceScored, RunEnded, RunStarted
 from evolve.lineage import Lineage, dimensions
 from evolve.problem import Problem
-from evolve.proposers.base import Proposal, Proposer
+from evolve.proposers.base import Feedback, Proposal, Proposer
 from evolve.requests import build_request
 from evolve.children import candidate_from_verdict, make_child
 from evolve.scoring import Scorer
@@ -48,6 +48,7 @@ class Plan:
     inspirations: tuple[CandidateRecord, ...]
     seen_upto: int
     threshold: float | None
+    failed: CandidateRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class Controller:
         self._stop = asyncio.Event()
         self._stop_reason = ""
         self._deadline: float | None = None
+        self._halt_at: int | None = None  # a budget refused this iteration: finish those before it
+        self._halt_reason = ""
+        self._paid: dict[int, ProposalRecord] = {}  # proposals made but not yet committed
 
     def request_stop(self, reason: str = "interrupted") -> None:
         """Stop dispatching, cancel what is in flight; committed iterations stay."""
@@ -107,6 +111,7 @@ class Controller:
         if self.config.max_time_seconds:
             self._deadline = self.clock() + self.config.max_time_seconds
         history = self.store.candidates(self.run_info.id)
+        spent = self.store.proposal_totals(self.run_info.id)
         self.sink.emit(
             RunStarted(
                 run=self.run_info.name,
@@ -120,6 +125,11 @@ class Controller:
                 workers=self.config.workers,
                 islands=self.config.islands,
                 maximize=self.problem.objective.maximize,
+                max_cost_usd=self.config.max_cost_usd,
+                max_tokens=self.config.max_tokens,
+                spent_usd=spent["cost_usd"],
+                spent_tokens=int(spent["tokens_in"] + spent["tokens_out"]),
+                calls=int(spent["calls"]),
             )
         )
         if not history:
@@ -131,8 +141,12 @@ class Controller:
             for ref in self.store.references(self.run_info.id):
                 self.sink.emit(ReferenceScored(ref.name, ref.stage, ref.score))
         plans: list[Plan] = []
+        made_by = self.store.committed_proposals(self.run_info.id) if len(history) > 1 else {}
         for record in history:
+            parent = self.lineage.records.get(record.parent_id) if record.parent_id is not None else None
             self.lineage.apply(record)
+            if record.iteration in made_by:
+                self._observe(record, parent, made_by[record.iteration])
             plans.extend(self._plans_after(record.iteration, skip_upto=history[-1].iteration))
         if self.lineage.best is not None and self._target_reached(self.lineage.best):
             self.request_stop(f"target score {self.config.target_score} reached")
@@ -208,6 +222,7 @@ class Controller:
             inspirations=tuple(records[m.id] for m in chosen.inspirations),
             seen_upto=self.lineage.applied,
             threshold=best.score if best is not None else None,
+            failed=self.lineage.last_failed.get(island),
         )
 
     # the loop -------------------------------------------------------------------------------
@@ -230,9 +245,16 @@ class Controller:
                     self.request_stop("time budget reached")
                     break
                 for iteration in [i for i, t in tasks.items() if t.done()]:
-                    finished[iteration] = tasks.pop(iteration).result()
+                    result = tasks.pop(iteration).result()
+                    if result is None:
+                        self._halt(iteration, tasks, finished)
+                    else:
+                        finished[iteration] = result
                 while self.lineage.applied + 1 in finished and not self._stop.is_set():
-                    launch(self._commit(*finished.pop(self.lineage.applied + 1)))
+                    new = self._commit(*finished.pop(self.lineage.applied + 1))
+                    launch([] if self._halt_at is not None else new)
+                if self._halt_at is not None and self.lineage.applied >= self._halt_at - 1:
+                    self.request_stop(self._halt_reason)
         finally:
             stop_waiter.cancel()
             for task in tasks.values():
@@ -240,15 +262,40 @@ class Controller:
             for task in tasks.values():
                 with contextlib.suppress(BaseException):
                     await task
+            self._save_uncommitted()
         done = self.lineage.applied
         complete = done >= self.config.iterations
         reason = "all iterations done" if complete and not self._stop_reason else self._stop_reason or "stopped"
         return RunResult("finished" if complete else "stopped", reason, done, self.lineage.best)
 
+    def _halt(self, iteration: int, tasks: dict[int, asyncio.Task], finished: dict) -> None:
+        """A budget refused `iteration`: cancel later ones, let earlier ones finish and commit."""
+        self._halt_at = iteration if self._halt_at is None else min(self._halt_at, iteration)
+        for later in [i for i in tasks if i > self._halt_at]:
+            tasks.pop(later).cancel()
+        for later in [i for i in finished if i > self._halt_at]:
+            del finished[later]
+
+    def _save_uncommitted(self) -> None:
+        """Calls already paid for iterations that will not be committed stay on the books."""
+        orphans = sorted((i, p) for i, p in self._paid.items() if i > self.lineage.applied)
+        self._paid.clear()
+        self.store.save_uncommitted_proposals(self.run_info.id, orphans)
+
+    def _observe(self, candidate: CandidateRecord, parent: CandidateRecord | None, proposal: ProposalRecord) -> None:
+        improvement = None
+        if candidate.status == "valid" and candidate.score is not None and parent is not None and parent.score is not None:
+            delta = candidate.score - parent.score
+            improvement = delta if self.problem.objective.maximize else -delta
+        self.proposer.observe(Feedback(candidate.iteration, proposal.model, proposal.cost_usd, improvement))
+
     def _commit(self, candidate: CandidateRecord, proposal: ProposalRecord) -> list[Plan]:
         new_best = self.lineage.is_better(candidate)
         stored = self.store.commit_iteration(self.run_info.id, candidate, proposal, new_best)
+        self._paid.pop(stored.iteration, None)
+        parent = self.lineage.records.get(stored.parent_id) if stored.parent_id is not None else None
         moves = self.lineage.apply(stored)
+        self._observe(stored, parent, proposal)
         seconds = sum(e.seconds for e in stored.evaluations)
         self.sink.emit(
             IterationDone(
@@ -261,6 +308,9 @@ class Controller:
                 stored.summary,
                 seconds,
                 stored.test_score,
+                model=proposal.model,
+                cost_usd=proposal.cost_usd,
+                tokens=proposal.tokens_in + proposal.tokens_out,
             )
         )
         if moves:
@@ -275,11 +325,15 @@ class Controller:
             return False
         return candidate.score >= target if self.problem.objective.maximize else candidate.score <= target
 
-    async def _iterate(self, plan: Plan) -> tuple[CandidateRecord, ProposalRecord]:
+    async def _iterate(self, plan: Plan) -> tuple[CandidateRecord, ProposalRecord] | None:
+        """One iteration's child, or None when a budget refused the call (the run then halts)."""
         request = build_request(plan, self.problem, self.config.seed)
         started = self.clock()
         try:
             proposal = await self.proposer.propose(request)
+        except BudgetExhausted as exc:
+            self._halt_reason = self._halt_reason or str(exc)
+            return None
         except ProposerError as exc:
             proposal = Proposal(code=None, proposer=self.proposer.name, failure="proposer_error", detail=str(exc))
         latency = proposal.latency_s or (self.clock() - started)
@@ -293,6 +347,10 @@ class Controller:
             cost_usd=proposal.cost_usd,
             latency_s=latency,
             error=proposal.failure and f"{proposal.failure}: {proposal.detail}",
+            operator=proposal.operator,
+            attempts=proposal.attempts,
+            priced=proposal.priced,
         )
+        self._paid[plan.iteration] = record
         candidate = await make_child(plan, proposal, self.lineage, self.scorer, self.problem)
         return candidate, record

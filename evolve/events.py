@@ -25,6 +25,11 @@ class RunStarted:
     islands: int
     maximize: bool = True
     sandbox_note: str = ""
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    spent_usd: float = 0.0  # by earlier sessions of this run (resume)
+    spent_tokens: int = 0
+    calls: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,9 @@ class IterationDone:
     summary: str
     seconds: float
     test_score: float | None = None
+    model: str = ""
+    cost_usd: float = 0.0
+    tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,12 @@ class RunStatus:
     started: float = field(default_factory=time.monotonic)
     eval_seconds: float = 0.0
     evaluated: int = 0
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    spent_usd: float = 0.0
+    spent_tokens: int = 0
+    calls: int = 0
+    improvements: int = 0
 
     def emit(self, event: Event) -> None:
         match event:
@@ -102,6 +116,8 @@ class RunStatus:
                 self.proposer, self.proposer_note, self.sandbox = event.proposer, event.proposer_note, event.sandbox
                 self.workers, self.state, self.maximize = event.workers, "running", event.maximize
                 self.sandbox_note = event.sandbox_note
+                self.max_cost_usd, self.max_tokens = event.max_cost_usd, event.max_tokens
+                self.spent_usd, self.spent_tokens, self.calls = event.spent_usd, event.spent_tokens, event.calls
                 self.island_best = {i: self.island_best.get(i, float("nan")) for i in range(event.islands)}
             case ReferenceScored() if event.stage == "train":
                 self.baselines[event.name] = event.score
@@ -128,6 +144,11 @@ class RunStatus:
                 self.island_best[e.island] = e.score
         if e.new_best:
             self.best_score, self.best_iteration, self.best_test_score = e.score, e.iteration, e.test_score
+            self.improvements += e.iteration > 0
+        if e.iteration > 0:
+            self.calls += 1
+            self.spent_usd += e.cost_usd
+            self.spent_tokens += e.tokens
         self.recent.append(_describe(e))
 
     @property
@@ -143,6 +164,8 @@ def _describe(e: IterationDone) -> str:
         head += f" ({e.reason})"
     if e.new_best:
         head += "  NEW BEST"
+    if e.model:
+        head += f"  [{e.model.partition('/')[2] or e.model}]"
     if e.summary:
         head += f"  {e.summary[:70]}"
     return head

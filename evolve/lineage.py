@@ -35,6 +35,7 @@ class Lineage:
     first_seen: dict[str, int] = field(default_factory=dict)  # code or normalized hash -> iteration
     best: CandidateRecord | None = None
     applied: int = -1
+    last_failed: dict[int, CandidateRecord] = field(default_factory=dict)  # island -> latest failed child
 
     def fitness(self, score: float) -> float:
         return score if self.maximize else -score
@@ -56,6 +57,8 @@ class Lineage:
                 self.first_seen.setdefault(key, candidate.iteration)
         if self.is_better(candidate):
             self.best = candidate
+        if candidate.status in ("failed", "invalid") and candidate.code:
+            self.last_failed[candidate.island] = candidate
         if candidate.status == "valid" and candidate.score is not None:
             member = Member(
                 id=candidate.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -95,6 +95,7 @@ class ProblemFile(_Strict):
     run: RunDefaults = RunDefaults()
     features: tuple[FeatureDim, ...] = ()
     guard: GuardSpec = GuardSpec()
+    llm: dict = Field(default_factory=dict, description="[llm] defaults, merged under the run's (see evolve.llm_config)")
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Problem:
     run_defaults: RunDefaults
     features: tuple[FeatureDim, ...]
     guard: GuardPolicy
+    llm_defaults: dict = field(default_factory=dict)
 
     @property
     def evaluator_ref(self) -> EvaluatorRef:
@@ -221,6 +223,7 @@ def _resolve(root: Path, toml_path: Path, spec: ProblemFile) -> Problem:
         run_defaults=spec.run,
         features=spec.features,
         guard=GuardPolicy(enabled=spec.guard.enabled).with_imports(spec.guard.extra_imports),
+        llm_defaults=dict(spec.llm),
     )
 
 

@@ -15,6 +15,7 @@ def run_summary(store: Store, run: RunInfo) -> dict:
     baselines: dict[str, dict[str, float | None]] = {}
     for ref in store.references(run.id):
         baselines.setdefault(ref.name, {})[ref.stage] = ref.score
+    improvements = _improvements(store, run, seed.score if seed else None, best.score if best else None)
     return {
         "run_id": run.id,
         "name": run.name,
@@ -36,7 +37,22 @@ def run_summary(store: Store, run: RunInfo) -> dict:
         "tokens_in": totals["tokens_in"],
         "tokens_out": totals["tokens_out"],
         "cost_usd": round(totals["cost_usd"], 6),
+        "improvements": improvements,
+        "cost_per_improvement": round(totals["cost_usd"] / improvements, 6) if improvements else None,
+        "models": store.model_usage(run.id),
         "created_at": run.created_at.isoformat(),
         "updated_at": run.updated_at.isoformat(),
     }
 
+
+
+def _improvements(store: Store, run: RunInfo, seed: float | None, best: float | None) -> int:
+    """How many times the best moved past the seed's line; the direction shows in seed vs best."""
+    if seed is None or best is None or best == seed:
+        return 0
+    sign = 1.0 if best > seed else -1.0
+    count, record = 0, seed * sign
+    for score in store.valid_scores(run.id):
+        if score * sign > record:
+            count, record = count + 1, score * sign
+    return count

@@ -23,6 +23,15 @@ def view(record: CandidateRecord, problem: Problem) -> ProgramView:
     )
 
 
+def failed_view(record: CandidateRecord) -> ProgramView:
+    """A failed child as the repair operator shows it: its code and what went wrong."""
+    reasons = [f"{record.failure_reason}: {record.failure_detail}".strip(": ")]
+    reasons += [f"stage {e.stage}: {e.reason}" for e in record.evaluations if e.reason]
+    return ProgramView(
+        candidate_id=record.id or 0, code=record.code, score=None, error="\n".join(r for r in reasons if r)[-2000:]
+    )
+
+
 def build_request(plan: "Plan", problem: Problem, seed: int) -> ProposalRequest:
     return ProposalRequest(
         iteration=plan.iteration,
@@ -31,4 +40,6 @@ def build_request(plan: "Plan", problem: Problem, seed: int) -> ProposalRequest:
         inspirations=tuple(view(r, problem) for r in plan.inspirations),
         seed=f"{seed}:{plan.iteration}:propose",
         context=problem.context,
+        seen_upto=plan.seen_upto,
+        failed=failed_view(plan.failed) if plan.failed is not None else None,
     )

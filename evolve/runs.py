@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import os
 import re
 import signal
 import time
@@ -21,6 +22,12 @@ from evolve.errors import ConfigError, RunNotFound, UserError
 from evolve.events import EventSink
 from evolve.problem import Problem, load_problem
 from evolve.proposers.base import Proposer
+from evolve.proposers.llm.budget import Ledger
+from evolve.proposers.llm.cassette import Cassette, Recorder
+from evolve.proposers.llm.pricing import PriceTable
+from evolve.proposers.llm.prompting import PromptBuilder
+from evolve.proposers.llm.proposer import LlmProposer
+from evolve.proposers.llm.providers import api_key, make_client
 from evolve.proposers.offline import OfflineMutator
 from evolve.scoring import Scorer
 from evolve.store import RunInfo, Store, default_db_url
@@ -50,7 +57,7 @@ def create_run(problem: Problem, config: RunConfig, runs_root: Path, name: str |
         raise UserError(f"run {name!r} already exists in {run_dir}; use 'evolve resume {name}' or another --name")
     run_dir.mkdir(parents=True, exist_ok=True)
     store = Store(db_url or default_db_url(run_dir))
-    run = store.create_run(name, problem.name, str(problem.root), problem.version(), config.model_dump())
+    run = store.create_run(name, problem.name, str(problem.root), problem.version(), config.model_dump(mode="json"))
     return RunHandle(store, run, run_dir)
 
 
@@ -89,10 +96,34 @@ def make_sandbox(name: str) -> Sandbox:
     raise ConfigError(f"unknown sandbox {name!r}")
 
 
-def make_proposer(config: RunConfig) -> Proposer:
-    if config.proposer == "offline":
+def make_proposer(config: RunConfig, problem: Problem, spent: dict | None = None, record: Path | None = None) -> Proposer:
+    """The offline mutator, or the LLM ensemble (live, or replaying a cassette) with its ledger."""
+    if config.llm is None:
         return OfflineMutator()
-    raise ConfigError(f"unknown proposer {config.proposer!r}")
+    settings = config.llm
+    spent = spent or {}
+    ledger = Ledger(
+        config.max_cost_usd,
+        config.max_tokens,
+        float(spent.get("cost_usd", 0.0)),
+        int(spent.get("tokens_in", 0)) + int(spent.get("tokens_out", 0)),
+    )
+    prompts = PromptBuilder(problem.name, problem.description, problem.objective.metric, problem.objective.maximize, problem.root)
+    prices = PriceTable.load(settings.prices)
+    if settings.replay:
+        return LlmProposer(settings, prompts, prices, ledger, cassette=Cassette(Path(settings.replay)))
+    clients = {spec.name: make_client(spec) for spec in settings.models}
+    header = {"settings": settings.model_dump(mode="json", exclude={"replay"})}
+    recorder = Recorder(record, header) if record else None
+    return LlmProposer(settings, prompts, prices, ledger, clients=clients, recorder=recorder)
+
+
+def check_keys(config: RunConfig) -> None:
+    """Fail before a run is created when a live model's API key is missing from the environment."""
+    if config.llm is None or config.llm.replay:
+        return
+    for spec in config.llm.models:
+        api_key(spec, dict(os.environ))
 
 
 @contextmanager
@@ -107,13 +138,16 @@ def run_lock(run_dir: Path):
         yield
 
 
-async def execute(handle: RunHandle, problem: Problem, config: RunConfig, sink: EventSink) -> RunResult:
+async def execute(
+    handle: RunHandle, problem: Problem, config: RunConfig, sink: EventSink, record: Path | None = None
+) -> RunResult:
     """Run (or continue) the evolution until done, stopped by a budget, or interrupted.
 
     Callers that may race another process for the same run hold `run_lock` around this.
+    `record` appends every LLM call to that cassette file.
     """
+    proposer = make_proposer(config, problem, handle.store.proposal_totals(handle.run.id), record)
     sandbox = make_sandbox(config.sandbox)
-    proposer = make_proposer(config)
     controller = Controller(
         run=handle.run,
         problem=problem,

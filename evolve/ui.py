@@ -36,6 +36,8 @@ def render(status: RunStatus) -> RenderableType:
     setup = Text(f"{proposer}   sandbox: {status.sandbox}   workers: {status.workers}", style="yellow")
     if status.sandbox_note:
         setup.append(f"\nsandbox {status.sandbox}: {status.sandbox_note}", style="bold red")
+    if status.proposer == "llm" or status.spent_usd or status.max_cost_usd:
+        setup.append("\n" + spend_line(status), style="cyan")
 
     scores = Table(title="scores", show_edge=False, expand=False)
     scores.add_column("program")
@@ -69,6 +71,20 @@ def render(status: RunStatus) -> RenderableType:
     return Panel(Group(head, setup, Text(""), middle, Text(""), recent), title=title, border_style="blue")
 
 
+def spend_line(status: RunStatus) -> str:
+    """LLM calls, tokens and dollars against the budgets; cost per improvement once there is one."""
+    cost = f"${status.spent_usd:.4f}"
+    if status.max_cost_usd is not None:
+        cost += f" of ${status.max_cost_usd:.2f} budget"
+    tokens = f"{status.spent_tokens:,} tokens"
+    if status.max_tokens is not None:
+        tokens += f" of {status.max_tokens:,}"
+    line = f"LLM spend: {status.calls} calls, {tokens}, {cost}"
+    if status.improvements:
+        line += f", ${status.spent_usd / status.improvements:.4f} per improvement"
+    return line
+
+
 def _throughput(status: RunStatus) -> str:
     if not status.evaluated:
         return ""
@@ -99,6 +115,8 @@ class PlainLog:
                 self.console.print(line, soft_wrap=True, markup=False)
             case RunEnded():
                 self.console.print(f"run {event.state}: {event.reason}", soft_wrap=True)
+                if self.status.proposer == "llm" or self.status.spent_usd:
+                    self.console.print(spend_line(self.status), soft_wrap=True, markup=False)
 
 
 @contextmanager
@@ -131,6 +149,25 @@ def render_summary(s: dict) -> RenderableType:
     if reasons:
         listed = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
         lines.append(Text(f"failures by reason: {listed}", style="red"))
-    lines.append(Text(f"proposer calls {s['proposer_calls']}, tokens {s['tokens_in']} in / {s['tokens_out']} out, ${s['cost_usd']:.2f}"))
+    spend = f"proposer calls {s['proposer_calls']}, tokens {s['tokens_in']} in / {s['tokens_out']} out, ${s['cost_usd']:.4f}"
+    if s.get("cost_per_improvement") is not None:
+        spend += f", ${s['cost_per_improvement']:.4f} per improvement ({s['improvements']} improvements)"
+    lines.append(Text(spend))
     lines.append(Text(f"started {s['created_at'][:19]}, last update {s['updated_at'][:19]}", style="dim"))
-    return Group(*lines, Text(""), scores)
+    parts = [*lines, Text(""), scores]
+    if s.get("models"):
+        parts += [Text(""), _models_table(s["models"])]
+    return Group(*parts)
+
+
+def _models_table(models: list[dict]) -> Table:
+    table = Table(title="calls by model", show_edge=False)
+    for column in ("model", "calls", "retries", "tokens in", "tokens out", "dollars", "failures by reason"):
+        table.add_column(column, justify="left" if column in ("model", "failures by reason") else "right")
+    for u in models:
+        failures = ", ".join(f"{k} {v}" for k, v in sorted(u["failures"].items())) or "-"
+        dollars = f"${u['cost_usd']:.4f}" + (" (unpriced)" if u["unpriced_calls"] else "")
+        table.add_row(
+            u["model"], str(u["calls"]), str(u["retries"]), f"{u['tokens_in']:,}", f"{u['tokens_out']:,}", dollars, failures
+        )
+    return table

@@ -35,6 +35,9 @@ class ScriptedProposer:
     async def propose(self, request: ProposalRequest) -> Proposal:
         return Proposal(code=self.children[request.iteration - 1], proposer=self.name, summary=f"script {request.iteration}")
 
+    def observe(self, feedback) -> None:
+        pass
+
     async def aclose(self) -> None:
         pass
 

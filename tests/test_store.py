@@ -94,4 +94,20 @@ def test_migrations_are_recorded_once(tmp_path):
     Store(url).close()
     Store(url).close()
     rows = sqlite3.connect(tmp_path / "evolve.db").execute("SELECT name FROM schema_migrations").fetchall()
-    assert rows == [("0001_initial",)]
+    assert rows == [("0001_initial",), ("0002_llm_call_details",)]
+
+
+def test_a_store_from_before_llm_details_gains_the_columns(tmp_path):
+    url = default_db_url(tmp_path)
+    Store(url).close()
+    db = sqlite3.connect(tmp_path / "evolve.db")
+    for column in ("operator", "attempts", "priced"):
+        db.execute(f"ALTER TABLE proposals DROP COLUMN {column}")
+    db.execute("DELETE FROM schema_migrations WHERE name = '0002_llm_call_details'")
+    db.commit()
+    db.close()
+    store = Store(url)
+    run = store.create_run("r", "p", "/p", "v", {})
+    store.save_uncommitted_proposals(run.id, [(3, ProposalRecord(proposer="llm", model="m", operator="diff", attempts=({"outcome": "ok"},)))])
+    [saved] = store.proposals(run.id)
+    assert (saved.iteration, saved.operator, saved.attempts, saved.priced) == (3, "diff", ({"outcome": "ok"},), True)

@@ -20,6 +20,7 @@ class ProgramView:
     score: float | None
     metrics: dict[str, float] = field(default_factory=dict)
     feedback: str = ""
+    error: str = ""  # for a failed program: why it failed (shown by the repair operator)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class ProposalRequest:
     inspirations: tuple[ProgramView, ...]
     seed: str
     context: str = ""
+    seen_upto: int = 0  # last iteration committed when this call was planned
+    failed: ProgramView | None = None  # a recent failed child on this island, for repair
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,31 @@ class Proposal:
     tokens_out: int = 0
     cost_usd: float = 0.0
     latency_s: float = 0.0
+    operator: str = ""  # diff | rewrite | crossover | repair | mutate
+    attempts: tuple[dict, ...] = ()  # one entry per try of the call (outcome, seconds, wait...)
+    priced: bool = True  # False when the model is missing from the price table (dollars unknown)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """How a committed proposal turned out, for proposers that learn (the model bandit).
+
+    `improvement` is child minus parent in the objective's better direction, None when the child
+    has no valid score.
+    """
+
+    iteration: int
+    model: str
+    cost_usd: float
+    improvement: float | None
 
 
 class Proposer(Protocol):
     name: str
 
     async def propose(self, request: ProposalRequest) -> Proposal: ...
+
+    def observe(self, feedback: Feedback) -> None:
+        """Called in iteration order for every committed proposal (also replayed on resume)."""
 
     async def aclose(self) -> None: ...

@@ -21,7 +21,7 @@ from typing import ClassVar, Sequence
 from evolve.blocks import Block, check_edit, find_blocks, split_lines
 from evolve.errors import PatchError
 from evolve.patching import check_syntax
-from evolve.proposers.base import ProgramView, Proposal, ProposalRequest
+from evolve.proposers.base import Feedback, ProgramView, Proposal, ProposalRequest
 
 MODEL = "ast-mutator"
 _COMPARE = {ast.Lt: r"<", ast.LtE: r"<=", ast.Gt: r">", ast.GtE: r">="}
@@ -317,7 +317,10 @@ class OfflineMutator:
                             latency_s=time.perf_counter() - started)
         summary = "; ".join(m.describe() for m in muts)
         return Proposal(code=child, proposer=self.name, model=MODEL, prompt=prompt, response=summary,
-                        summary=summary, latency_s=time.perf_counter() - started)
+                        summary=summary, latency_s=time.perf_counter() - started, operator="mutate")
+
+    def observe(self, feedback: Feedback) -> None:
+        """The mutator does not learn."""
 
     async def aclose(self) -> None:
         return None

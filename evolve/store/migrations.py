@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 
 from evolve.store.models import Base, SchemaMigration
 
@@ -13,7 +13,24 @@ def _initial(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
-MIGRATIONS: tuple[tuple[str, Callable[[Engine], None]], ...] = (("0001_initial", _initial),)
+def _llm_call_details(engine: Engine) -> None:
+    """Proposals gain the operator used, every attempt of the call, and whether it had a price."""
+    have = {c["name"] for c in inspect(engine).get_columns("proposals")}
+    added = {
+        "operator": "VARCHAR(32) NOT NULL DEFAULT ''",
+        "attempts": "JSON",
+        "priced": "BOOLEAN NOT NULL DEFAULT TRUE",
+    }
+    with engine.begin() as conn:
+        for name, ddl in added.items():
+            if name not in have:
+                conn.execute(text(f"ALTER TABLE proposals ADD COLUMN {name} {ddl}"))
+
+
+MIGRATIONS: tuple[tuple[str, Callable[[Engine], None]], ...] = (
+    ("0001_initial", _initial),
+    ("0002_llm_call_details", _llm_call_details),
+)
 
 
 def migrate(engine: Engine) -> list[str]:

@@ -28,6 +28,10 @@ class ProposalRecord:
     cost_usd: float = 0.0
     latency_s: float = 0.0
     error: str | None = None
+    operator: str = ""
+    attempts: tuple[dict, ...] = ()
+    priced: bool = True
+    iteration: int | None = None  # set by the store when reading
 
 
 @dataclass(frozen=True)

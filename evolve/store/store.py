@@ -120,7 +120,7 @@ class Store:
         with self._sessions.begin() as session:
             proposal_id = None
             if proposal is not None:
-                prow = m.Proposal(run_id=run_id, iteration=candidate.iteration, **proposal.__dict__)
+                prow = _proposal_row(run_id, candidate.iteration, proposal)
                 session.add(prow)
                 session.flush()
                 proposal_id = prow.id
@@ -202,9 +202,77 @@ class Store:
         return {"calls": calls, "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": float(cost)}
 
     def proposals(self, run_id: int) -> list[ProposalRecord]:
+        """Every call, committed or not, in iteration order."""
         with self._sessions() as session:
-            rows = session.scalars(select(m.Proposal).where(m.Proposal.run_id == run_id).order_by(m.Proposal.iteration))
+            rows = session.scalars(
+                select(m.Proposal).where(m.Proposal.run_id == run_id).order_by(m.Proposal.iteration, m.Proposal.id)
+            )
             return [_proposal_record(r) for r in rows]
+
+    def valid_scores(self, run_id: int) -> list[float]:
+        """Train scores of valid candidates after the seed, in iteration order."""
+        with self._sessions() as session:
+            return list(
+                session.scalars(
+                    select(m.Candidate.score)
+                    .where(m.Candidate.run_id == run_id, m.Candidate.iteration > 0, m.Candidate.status == "valid")
+                    .where(m.Candidate.score.is_not(None))
+                    .order_by(m.Candidate.iteration)
+                )
+            )
+
+    def save_uncommitted_proposals(self, run_id: int, items: list[tuple[int, ProposalRecord]]) -> None:
+        """Calls made for iterations a stop cancelled: paid for, so kept (with no candidate)."""
+        if not items:
+            return
+        with self._sessions.begin() as session:
+            session.add_all(_proposal_row(run_id, iteration, p) for iteration, p in items)
+
+    def committed_proposals(self, run_id: int) -> dict[int, ProposalRecord]:
+        """iteration -> the call that produced that iteration's candidate."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(m.Candidate.iteration, m.Proposal)
+                .join(m.Proposal, m.Candidate.proposal_id == m.Proposal.id)
+                .where(m.Candidate.run_id == run_id)
+            ).all()
+            return {iteration: _proposal_record(p) for iteration, p in rows}
+
+    def model_usage(self, run_id: int) -> list[dict]:
+        """Per model: calls, tokens, dollars, retries, unpriced calls, and failures by reason."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(
+                    m.Proposal.model,
+                    m.Proposal.tokens_in,
+                    m.Proposal.tokens_out,
+                    m.Proposal.cost_usd,
+                    m.Proposal.attempts,
+                    m.Proposal.priced,
+                    m.Candidate.failure_reason,
+                    m.Candidate.id,
+                )
+                .outerjoin(m.Candidate, m.Candidate.proposal_id == m.Proposal.id)
+                .where(m.Proposal.run_id == run_id)
+            ).all()
+        usage: dict[str, dict] = {}
+        for model, t_in, t_out, cost, attempts, priced, reason, cid in rows:
+            u = usage.setdefault(
+                model,
+                {"model": model, "calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0,
+                 "retries": 0, "unpriced_calls": 0, "failures": Counter()},
+            )
+            u["calls"] += 1
+            u["tokens_in"] += t_in
+            u["tokens_out"] += t_out
+            u["cost_usd"] += cost
+            u["retries"] += max(0, len(attempts or []) - 1)
+            u["unpriced_calls"] += 0 if priced else 1
+            if cid is None:
+                u["failures"]["uncommitted"] += 1
+            elif reason:
+                u["failures"][reason] += 1
+        return [dict(u, failures=dict(u["failures"])) for _, u in sorted(usage.items())]
 
 
 def _run_info(row: m.Run) -> RunInfo:
@@ -292,7 +360,16 @@ def _proposal_record(r: m.Proposal) -> ProposalRecord:
         cost_usd=r.cost_usd,
         latency_s=r.latency_s,
         error=r.error,
+        operator=r.operator or "",
+        attempts=tuple(r.attempts or ()),
+        priced=r.priced if r.priced is not None else True,
+        iteration=r.iteration,
     )
+
+
+def _proposal_row(run_id: int, iteration: int, p: ProposalRecord) -> m.Proposal:
+    fields = {k: v for k, v in p.__dict__.items() if k not in ("iteration", "attempts")}
+    return m.Proposal(run_id=run_id, iteration=iteration, attempts=list(p.attempts), **fields)
 
 
 def _with_id(candidate: CandidateRecord, cid: int) -> CandidateRecord:
