@@ -162,8 +162,10 @@ def render_summary(s: dict) -> RenderableType:
 
 def _models_table(models: list[dict]) -> Table:
     table = Table(title="calls by model", show_edge=False)
-    for column in ("model", "calls", "retries", "tokens in", "tokens out", "dollars", "failures by reason"):
-        table.add_column(column, justify="left" if column in ("model", "failures by reason") else "right")
+    table.add_column("model", no_wrap=True)
+    for column in ("calls", "retries", "tokens in", "tokens out", "dollars"):
+        table.add_column(column, justify="right")
+    table.add_column("failures by reason", overflow="fold")
     for u in models:
         failures = ", ".join(f"{k} {v}" for k, v in sorted(u["failures"].items())) or "-"
         dollars = f"${u['cost_usd']:.4f}" + (" (unpriced)" if u["unpriced_calls"] else "")

@@ -10,6 +10,7 @@ from evolve.proposers.base import ProposalRequest
 from evolve.proposers.llm.specs import OperatorMix
 
 DIFF_STYLE = frozenset({"diff", "repair"})
+SEARCH_MARKER = "<<<<<<< SEARCH"
 
 
 def available(mix: OperatorMix, request: ProposalRequest) -> dict[str, float]:
@@ -35,9 +36,8 @@ def child_from_answer(operator: str, parent: str, answer: str) -> str:
     """
     if not answer.strip():
         raise PatchError("empty_response", "the model returned no text")
-    edits = parse_search_replace(answer)
-    if edits:
-        return apply_search_replace(parent, edits)
+    if SEARCH_MARKER in answer:
+        return apply_search_replace(parent, parse_search_replace(answer))
     try:
         return apply_full_rewrite(parent, answer)
     except PatchError as exc:
