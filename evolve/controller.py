@@ -287,7 +287,7 @@ class Controller:
         if candidate.status == "valid" and candidate.score is not None and parent is not None and parent.score is not None:
             delta = candidate.score - parent.score
             improvement = delta if self.problem.objective.maximize else -delta
-        self.proposer.observe(Feedback(candidate.iteration, proposal.model, proposal.cost_usd, improvement))
+        self.proposer.observe(Feedback(candidate.iteration, proposal.model, proposal.cost_usd, improvement, proposal.priced))
 
     def _commit(self, candidate: CandidateRecord, proposal: ProposalRecord) -> list[Plan]:
         new_best = self.lineage.is_better(candidate)

@@ -163,12 +163,12 @@ def render_summary(s: dict) -> RenderableType:
 def _models_table(models: list[dict]) -> Table:
     table = Table(title="calls by model", show_edge=False)
     table.add_column("model", no_wrap=True)
-    for column in ("calls", "retries", "tokens in", "tokens out", "dollars"):
-        table.add_column(column, justify="right")
-    table.add_column("failures by reason", overflow="fold")
+    for column in ("calls", "retries", "tok in", "tok out", "USD"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("failures", overflow="fold")
     for u in models:
         failures = ", ".join(f"{k} {v}" for k, v in sorted(u["failures"].items())) or "-"
-        dollars = f"${u['cost_usd']:.4f}" + (" (unpriced)" if u["unpriced_calls"] else "")
+        dollars = "unpriced" if u["unpriced_calls"] == u["calls"] else f"{u['cost_usd']:.4f}" + ("+?" if u["unpriced_calls"] else "")
         table.add_row(
             u["model"], str(u["calls"]), str(u["retries"]), f"{u['tokens_in']:,}", f"{u['tokens_out']:,}", dollars, failures
         )

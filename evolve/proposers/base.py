@@ -70,6 +70,7 @@ class Feedback:
     model: str
     cost_usd: float
     improvement: float | None
+    priced: bool = True  # False: the dollars are unknown, not zero
 
 
 class Proposer(Protocol):

@@ -17,6 +17,7 @@ from evolve.proposers.llm.specs import ModelSpec
 
 MIN_PULLS = 2  # every model is tried this often before the bandit trusts its estimate
 EXPLORE = 1.0
+COST_RANGE = (0.25, 4.0)  # relative cost is clipped: free or unpriced models must not win by default
 
 
 @dataclass
@@ -24,6 +25,7 @@ class ArmStats:
     pulls: int = 0
     reward: float = 0.0
     cost_usd: float = 0.0
+    unpriced: bool = False
 
 
 class ModelChooser:
@@ -45,7 +47,8 @@ class ModelChooser:
         if untried:
             return self._by_weight(tuple(untried), rng)
         total = sum(s.pulls for s in stats.values())
-        mean_cost = sum(s.cost_usd / s.pulls for s in stats.values()) / len(stats)
+        priced = [s for s in stats.values() if not s.unpriced]
+        mean_cost = sum(s.cost_usd / s.pulls for s in priced) / len(priced) if priced else 0.0
         scored = [(self._index(stats[m.name], total, mean_cost), rng.random(), m) for m in self.models]
         return max(scored, key=lambda t: (t[0], t[1]))[2]
 
@@ -58,15 +61,17 @@ class ModelChooser:
             arm = stats[f.model]
             arm.pulls += 1
             arm.cost_usd += f.cost_usd
+            arm.unpriced |= not f.priced
             if scale > 0 and f.improvement and f.improvement > 0:
                 arm.reward += min(1.0, f.improvement / scale)
         return stats
 
     def _index(self, arm: ArmStats, total: int, mean_cost: float) -> float:
         ucb = arm.reward / arm.pulls + EXPLORE * math.sqrt(2 * math.log(total) / arm.pulls)
-        if mean_cost <= 0 or self.cost_weight == 0:
-            return ucb
-        relative = max(arm.cost_usd / arm.pulls / mean_cost, 1e-3)
+        if mean_cost <= 0 or self.cost_weight == 0 or arm.unpriced:
+            return ucb  # unknown dollars count as average, not as free
+        low, high = COST_RANGE
+        relative = min(max(arm.cost_usd / arm.pulls / mean_cost, low), high)
         return ucb / relative**self.cost_weight
 
     @staticmethod
