@@ -164,8 +164,9 @@ def _describe(e: IterationDone) -> str:
         head += f" ({e.reason})"
     if e.new_best:
         head += "  NEW BEST"
-    if e.model:
-        head += f"  [{e.model.partition('/')[2] or e.model}]"
+    if e.model and e.iteration > 0:
+        name = e.model.partition("/")[2] or e.model
+        head += f"  [{name} {e.tokens:,} tok ${e.cost_usd:.4f}]" if e.tokens else f"  [{name}]"
     if e.summary:
         head += f"  {e.summary[:70]}"
     return head

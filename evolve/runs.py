@@ -27,7 +27,7 @@ from evolve.proposers.llm.cassette import Cassette, Recorder
 from evolve.proposers.llm.pricing import PriceTable
 from evolve.proposers.llm.prompting import PromptBuilder
 from evolve.proposers.llm.proposer import LlmProposer
-from evolve.proposers.llm.providers import api_key, make_client
+from evolve.proposers.llm.keys import api_key
 from evolve.proposers.offline import OfflineMutator
 from evolve.scoring import Scorer
 from evolve.store import RunInfo, Store, default_db_url
@@ -112,6 +112,8 @@ def make_proposer(config: RunConfig, problem: Problem, spent: dict | None = None
     prices = PriceTable.load(settings.prices)
     if settings.replay:
         return LlmProposer(settings, prompts, prices, ledger, cassette=Cassette(Path(settings.replay)))
+    from evolve.proposers.llm.providers import make_client  # the SDKs are slow to import
+
     clients = {spec.name: make_client(spec) for spec in settings.models}
     header = {"settings": settings.model_dump(mode="json", exclude={"replay"})}
     recorder = Recorder(record, header) if record else None

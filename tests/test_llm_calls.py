@@ -11,7 +11,8 @@ import pytest
 from fakellm import Call, Fault, FakeLLM, Hang, Malformed, Reply
 
 from evolve.errors import ConfigError, ProviderError
-from evolve.proposers.llm.providers import api_key, make_client
+from evolve.proposers.llm.keys import api_key
+from evolve.proposers.llm.providers import make_client
 from evolve.proposers.llm.retry import call_with_retries
 from evolve.proposers.llm.specs import ModelSpec, RetryPolicy
 from evolve.proposers.llm.wire import ChatRequest, retry_after

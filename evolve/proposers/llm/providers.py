@@ -1,5 +1,7 @@
 """OpenAI, OpenAI-compatible and Anthropic clients through the official async SDKs.
 
+Imported only when a run uses live models: the two SDKs take seconds to import.
+
 The SDKs' own retries are off (max_retries=0): our retry loop records every attempt and honours
 Retry-After. Every SDK error is translated here into ProviderError, the seam's one error type.
 """
@@ -12,22 +14,10 @@ import os
 import anthropic
 import openai
 
-from evolve.errors import ConfigError, ProviderError
+from evolve.errors import ProviderError
+from evolve.proposers.llm.keys import api_key
 from evolve.proposers.llm.specs import ModelSpec
 from evolve.proposers.llm.wire import ChatClient, ChatReply, ChatRequest, http_error
-
-PLACEHOLDER_KEY = "not-needed"  # local OpenAI-compatible servers accept any key
-
-
-def api_key(spec: ModelSpec, environ: dict[str, str]) -> str:
-    """The key from the environment; a clear ConfigError when a provider needs one and it's missing."""
-    name = spec.key_env
-    value = environ.get(name, "") if name else ""
-    if value:
-        return value
-    if spec.preset.key_required:
-        raise ConfigError(f"model {spec.name} needs an API key in ${name} (or set api_key_env for that model)")
-    return PLACEHOLDER_KEY
 
 
 def make_client(spec: ModelSpec, environ: dict[str, str] | None = None) -> ChatClient:
