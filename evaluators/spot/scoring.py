@@ -69,7 +69,9 @@ class StageReport:
     feedback: str
 
 
-def summarise(stage: str, scenarios: Sequence[Scenario], outcomes: Sequence[Outcome]) -> StageReport:
+def summarise(
+    stage: str, scenarios: Sequence[Scenario], outcomes: Sequence[Outcome], group_label: str = "trace type"
+) -> StageReport:
     n = len(outcomes)
     costs = [effective_cost(s.spec, o) for s, o in zip(scenarios, outcomes)]
     refs = [reference_costs(s.spec) for s in scenarios]
@@ -107,11 +109,11 @@ def summarise(stage: str, scenarios: Sequence[Scenario], outcomes: Sequence[Outc
             f"(first: {scenarios[first].label}, {outcomes[first].first_invalid})"
         )
     reason = "; ".join(reasons) or None
-    feedback = _feedback(stage, scenarios, outcomes, costs, refs, metrics)
+    feedback = _feedback(stage, scenarios, outcomes, costs, refs, metrics, group_label)
     return StageReport(metrics=metrics, valid=reason is None, reason=reason, feedback=feedback)
 
 
-def _feedback(stage, scenarios, outcomes, costs, refs, metrics) -> str:
+def _feedback(stage, scenarios, outcomes, costs, refs, metrics, group_label) -> str:
     lines = [
         f"{stage}: avg cost ${metrics['avg_cost']:.2f} vs all-on-demand ${metrics['od_cost']:.2f} "
         f"and all-spot ${metrics['spot_cost']:.2f} -> score {metrics['score']:.1f}/100; "
@@ -122,7 +124,7 @@ def _feedback(stage, scenarios, outcomes, costs, refs, metrics) -> str:
     for scenario, cost, ref in zip(scenarios, costs, refs):
         by_type.setdefault(scenario.trace_type, []).append(cost / ref[0])
     lines.append(
-        "cost as % of on-demand by trace type: "
+        f"cost as % of on-demand by {group_label}: "
         + ", ".join(f"{name} {sum(v) / len(v):.0%}" for name, v in by_type.items())
     )
     order = sorted(

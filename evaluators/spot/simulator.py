@@ -1,4 +1,7 @@
-"""The Can't Be Late single-region job model, one scenario at a time, as a tight Python loop.
+"""The Can't Be Late job model (one or several regions), one scenario at a time, as a tight loop.
+
+spot_single is the one-region case of this loop and spot_multi the general case; both problems
+run exactly this code.
 
 Exact accounting (all internal quantities in seconds; with integer-second ticks and overheads,
 as in every grid we ship, the arithmetic is exact in floating point):
@@ -22,6 +25,18 @@ as in every grid we ship, the arithmetic is exact in floating point):
   needed is billed (the overhead paid in that tick plus the work that was left) and the scenario
   ends there. Otherwise the whole tick is billed at the price of c.
 * If the deadline (end of tick T-1) arrives with work left, the deadline is missed.
+
+Regions (spec.num_regions = R >= 1; `available` then holds one availability sequence per region):
+
+* The job starts in region 0. The policy sees spot availability of its current region only
+  (`obs.spot_available`, `obs.region`).
+* A decision is an int (stay in the current region) or a tuple `(cluster, region)`. Moving to
+  another region releases whatever runs in the old one, so any SPOT / ON_DEMAND in the new region
+  starts a new cluster and pays the restart overhead d. Moving with NONE costs nothing but the tick.
+* SPOT in a region the policy has just moved to, when that region has no spot this tick, is a
+  failed launch (counted, not invalid: the policy could not see it): nothing runs this tick.
+  SPOT in the current region while `obs.spot_available` is False stays an invalid decision, as is
+  a malformed tuple or a region outside [0, R).
 
 Cost = (on-demand seconds * on-demand price + spot seconds * spot price) / 3600. A policy that
 runs on-demand from tick 0 pays exactly (job + d) hours of on-demand.
@@ -53,6 +68,7 @@ class JobSpec:
     tick_hours: float = TICK_HOURS
     spot_price: float = SPOT_PRICE
     on_demand_price: float = ON_DEMAND_PRICE
+    num_regions: int = 1
 
 
 class Observation:
@@ -67,6 +83,8 @@ class Observation:
         "pending_overhead_hours",
         "spot_available",
         "last_cluster",
+        "region",
+        "num_regions",
     )
 
     def __repr__(self) -> str:
@@ -86,6 +104,8 @@ class Outcome:
     work_left_hours: float
     invalid_decisions: int
     first_invalid: str | None  # e.g. "tick 17: SPOT while spot unavailable"
+    region_switches: int = 0
+    failed_launches: int = 0  # SPOT right after a move into a region without spot
 
 
 def _seconds(hours: float) -> float:
@@ -108,20 +128,43 @@ def deadline_ticks(spec: JobSpec) -> int:
     return ticks
 
 
-def _describe_invalid(tick: int, choice: object) -> str:
+def _describe_invalid(tick: int, choice: object, regions: int) -> str:
     if choice.__class__ is int and choice == SPOT:
         return f"tick {tick}: SPOT while spot unavailable"
+    if regions > 1:
+        return f"tick {tick}: returned {choice!r}, not 0/1/2 or (0/1/2, region in 0..{regions - 1})"
     return f"tick {tick}: returned {choice!r}, not NONE/SPOT/ON_DEMAND (0/1/2)"
 
 
-def simulate(policy_factory: Callable[[JobSpec], object], spec: JobSpec, available: Sequence[bool]) -> Outcome:
+def _split(choice: object, regions: int) -> tuple[object, int] | None:
+    """(cluster, region) from a tuple decision, or None when the tuple is malformed."""
+    if choice.__class__ is not tuple or len(choice) != 2:
+        return None
+    cluster, region = choice
+    if region.__class__ is not int or not 0 <= region < regions:
+        return None
+    return cluster, region
+
+
+def _by_region(spec: JobSpec, available) -> Sequence[Sequence[bool]]:
+    if spec.num_regions == 1 and len(available) and not hasattr(available[0], "__len__"):
+        return (available,)
+    if len(available) != spec.num_regions:
+        raise ValueError(f"availability has {len(available)} regions, spec says {spec.num_regions}")
+    return available
+
+
+def simulate(policy_factory: Callable[[JobSpec], object], spec: JobSpec, available) -> Outcome:
     """Run one scenario: a fresh policy from `policy_factory(spec)` against `available`.
 
-    `available` must cover at least the deadline's ticks. Exceptions from the policy propagate.
+    `available` is one availability sequence (one region) or one per region; each must cover at
+    least the deadline's ticks. Exceptions from the policy propagate.
     """
     ticks = deadline_ticks(spec)
-    if len(available) < ticks:
-        raise ValueError(f"availability covers {len(available)} ticks, deadline needs {ticks}")
+    regions = _by_region(spec, available)
+    num_regions = len(regions)
+    if min(len(a) for a in regions) < ticks:
+        raise ValueError(f"availability covers {min(len(a) for a in regions)} ticks, deadline needs {ticks}")
     tick_s = _seconds(spec.tick_hours)
     job = _seconds(spec.job_hours)
     overhead = _seconds(spec.restart_overhead_hours)
@@ -129,6 +172,11 @@ def simulate(policy_factory: Callable[[JobSpec], object], spec: JobSpec, availab
 
     decide = policy_factory(spec).decide
     obs = Observation()
+    obs.region = region = 0
+    obs.num_regions = num_regions
+    avail = regions[0]
+    switches = 0
+    failed = 0
     work = 0.0
     pending = 0.0
     last = NONE
@@ -140,7 +188,7 @@ def simulate(policy_factory: Callable[[JobSpec], object], spec: JobSpec, availab
     end_s = 0.0 if finished else ticks * tick_s
 
     for t in range(ticks if finished else 0, ticks):
-        up = available[t]
+        up = avail[t]
         running = last
         if last == SPOT and not up:
             running = NONE  # preempted: the spot cluster is gone
@@ -154,11 +202,26 @@ def simulate(policy_factory: Callable[[JobSpec], object], spec: JobSpec, availab
         obs.spot_available = up
         obs.last_cluster = last
 
-        choice = decide(obs)
+        choice = raw = decide(obs)
+        if choice.__class__ is tuple:
+            split = _split(choice, num_regions)
+            if split is None:
+                choice = -1  # invalid below
+            else:
+                choice, target = split
+                if target != region and choice.__class__ is int and 0 <= choice <= 2:
+                    obs.region = region = target
+                    avail = regions[target]
+                    up = avail[t]
+                    running = NONE  # the old region's cluster is released
+                    switches += 1
+                    if choice == SPOT and not up:
+                        failed += 1
+                        choice = NONE
         if choice.__class__ is not int or choice < 0 or choice > 2 or (choice == SPOT and not up):
             invalid += 1
             if first_invalid is None:
-                first_invalid = _describe_invalid(t, choice)
+                first_invalid = _describe_invalid(t, raw, num_regions)
             choice = NONE
         if choice == NONE:
             last = NONE
@@ -197,4 +260,6 @@ def simulate(policy_factory: Callable[[JobSpec], object], spec: JobSpec, availab
         work_left_hours=(job - work) / 3600.0,
         invalid_decisions=invalid,
         first_invalid=first_invalid,
+        region_switches=switches,
+        failed_launches=failed,
     )

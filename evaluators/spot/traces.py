@@ -54,9 +54,11 @@ TRACE_TYPES_BY_NAME = {t.name: t for t in TRACE_TYPES}
 STAGE_CODES = {"smoke": 0, "train": 1, "test": 2}
 
 
-def _run_lengths(rng: np.random.Generator, mean_hours: float, count: int) -> np.ndarray:
+def _run_lengths(
+    rng: np.random.Generator, mean_hours: float, count: int, tick_seconds: int = TICK_SECONDS
+) -> np.ndarray:
     """`count` run lengths in ticks (each >= 1) with mean `mean_hours` (at least one tick)."""
-    mean_ticks = max(mean_hours * 3600.0 / TICK_SECONDS, 1.0)
+    mean_ticks = max(mean_hours * 3600.0 / tick_seconds, 1.0)
     extra = mean_ticks - 1.0
     if extra <= 0.0:
         return np.ones(count, dtype=np.int64)
@@ -64,12 +66,14 @@ def _run_lengths(rng: np.random.Generator, mean_hours: float, count: int) -> np.
     return 1 + rng.negative_binomial(RUN_SHAPE, p, size=count)
 
 
-def generate_trace(trace_type: TraceType, rng: np.random.Generator, n_ticks: int) -> np.ndarray:
+def generate_trace(
+    trace_type: TraceType, rng: np.random.Generator, n_ticks: int, tick_seconds: int = TICK_SECONDS
+) -> np.ndarray:
     """A boolean array of `n_ticks`: True where spot capacity is available during that tick."""
     runs = n_ticks // 2 + 1  # every run is >= 1 tick, so this many of each always covers n_ticks
     first_up = bool(rng.random() < trace_type.availability)
-    up = _run_lengths(rng, trace_type.mean_up_hours, runs)
-    down = _run_lengths(rng, trace_type.mean_down_hours, runs)
+    up = _run_lengths(rng, trace_type.mean_up_hours, runs, tick_seconds)
+    down = _run_lengths(rng, trace_type.mean_down_hours, runs, tick_seconds)
     lengths = np.empty(2 * runs, dtype=np.int64)
     states = np.empty(2 * runs, dtype=bool)
     lengths[0::2], lengths[1::2] = (up, down) if first_up else (down, up)

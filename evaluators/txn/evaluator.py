@@ -1,0 +1,123 @@
+"""TxnEvaluator: the txn_scheduling problem's stages (smoke, train, test).
+
+The candidate module defines `schedule(workload) -> list[int]`, a permutation of the workload's
+transactions (see evaluators.txn.view for what `workload` offers). Each workload gets a fresh
+copy of the candidate module (evaluators.fresh) and a fresh view; the returned order is checked
+strictly (evaluators.txn.validation) and scored with the evaluator's private copy of the
+transactions (evaluators.txn.cost).
+
+Score (leaderboard form), over the workloads of a stage, with sums of makespans:
+
+    SEQ   = sum of makespans of the sequential order 0, 1, ..., n-1 under the cost model
+    MIN   = sum of the longest transaction of each workload (the theoretical minimum)
+    BOUND = MIN + 0.1 * (SEQ - MIN)
+    score = clip((SEQ - total makespan) / (SEQ - BOUND), 0, 1) * 100
+
+Any invalid order, in any workload, makes the candidate invalid with score 0.
+"""
+
+from __future__ import annotations
+
+import time
+from types import ModuleType
+
+import numpy as np
+
+from evaluators.fresh import FreshModule
+from evaluators.protocol import StageResult
+from evaluators.txn.cost import Compiled, makespan
+from evaluators.txn.validation import InvalidSchedule, check_order
+from evaluators.txn.view import Workload
+from evaluators.txn.workloads import TxnWorkload, make_workloads
+
+BOUND_FRACTION = 0.1
+
+
+def normalised_score(total: float, sequential: float, minimum: float) -> float:
+    bound = minimum + BOUND_FRACTION * (sequential - minimum)
+    span = sequential - bound
+    if span <= 0:
+        return 0.0
+    return min(max((sequential - total) / span, 0.0), 1.0) * 100.0
+
+
+class TxnEvaluator:
+    """Transaction ordering. seed: base seed; *_workloads: workloads per stage (100 txns each)."""
+
+    def __init__(self, *, seed: int = 20250301, smoke_workloads: int = 2, train_workloads: int = 20,
+                 test_workloads: int = 20) -> None:
+        self.stages: tuple[str, ...] = ("smoke", "train", "test")
+        self.seed = int(seed)
+        self._counts = {"smoke": int(smoke_workloads), "train": int(train_workloads), "test": int(test_workloads)}
+        self._cache: dict[str, list[tuple[TxnWorkload, Compiled, int]]] = {}
+
+    def workloads(self, stage: str) -> list[tuple[TxnWorkload, Compiled, int]]:
+        """(workload, compiled cost model, sequential makespan) per workload, cached per stage."""
+        if stage not in self.stages:
+            raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
+        if stage not in self._cache:
+            built = []
+            for w in make_workloads(self.seed, stage, self._counts[stage]):
+                compiled = Compiled(w.txns, w.num_keys)
+                built.append((w, compiled, makespan(compiled, range(len(w.txns)))))
+            self._cache[stage] = built
+        return self._cache[stage]
+
+    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult:
+        workloads = self.workloads(stage)
+        if not callable(getattr(candidate, "schedule", None)):
+            return _invalid(len(workloads), "candidate defines no function schedule(workload)")
+        fresh = FreshModule(candidate)
+        rows, corr, algo_s = [], [], 0.0
+        for w, compiled, sequential in workloads:
+            view = Workload(w.txns, w.num_keys, w.seed)
+            start = time.perf_counter()
+            order = fresh.load().schedule(view)
+            algo_s += time.perf_counter() - start
+            try:
+                indices = check_order(order, len(w.txns))
+            except InvalidSchedule as exc:
+                return _invalid(len(workloads), f"workload {w.label}: {exc}")
+            rows.append((w.label, makespan(compiled, indices), sequential, max(compiled.lengths)))
+            corr.append(_length_order_corr(compiled.lengths, indices))
+        report = _report(stage, rows, algo_s)
+        report.metrics["length_order_corr"] = float(np.mean(corr))
+        return report
+
+
+def _length_order_corr(lengths: tuple[int, ...], order: list[int]) -> float:
+    """Correlation of schedule position with transaction length (behaviour axis; > 0: short first)."""
+    by_position = np.asarray(lengths, dtype=float)[order]
+    if by_position.std() == 0:
+        return 0.0
+    return float(np.corrcoef(np.arange(len(order)), by_position)[0, 1])
+
+
+def _invalid(n: int, reason: str) -> StageResult:
+    feedback = f"{reason}. Return a permutation of range(workload.num_txns) as a list of ints."
+    return StageResult(metrics={"score": 0.0, "workloads": float(n)}, valid=False, reason=reason, feedback=feedback)
+
+
+def _report(stage: str, rows: list[tuple[str, int, int, int]], algo_s: float) -> StageResult:
+    total = sum(r[1] for r in rows)
+    sequential = sum(r[2] for r in rows)
+    minimum = sum(r[3] for r in rows)
+    score = normalised_score(total, sequential, minimum)
+    metrics = {
+        "score": score,
+        "makespan": float(total),
+        "sequential_makespan": float(sequential),
+        "min_makespan": float(minimum),
+        "improvement_vs_sequential": 1.0 - total / sequential,
+        "workloads": float(len(rows)),
+        "algorithm_seconds": algo_s,
+    }  # length_order_corr is added by the caller
+    lines = [
+        f"{stage}: total makespan {total} vs sequential order {sequential} and lower bound {minimum} "
+        f"-> score {score:.1f}/100 ({metrics['improvement_vs_sequential']:.1%} below sequential); "
+        f"schedule() took {algo_s:.2f}s in all",
+        "worst workloads (makespan / sequential):",
+    ]
+    for label, m, seq, low in sorted(rows, key=lambda r: -r[1] / r[2])[:5]:
+        lines.append(f"- {label}: makespan {m} = {m / seq:.0%} of sequential {seq} (longest transaction {low})")
+    return StageResult(metrics=metrics, feedback="\n".join(lines))
