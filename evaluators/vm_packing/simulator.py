@@ -115,8 +115,8 @@ def simulate(priority, workload: Workload) -> SimResult:  # noqa: C901 - one tig
     machines = Machines()
     machines.count, machines.cpu_capacity, machines.mem_capacity = count, pool.cpu, pool.mem
     failed, failed_fp, arrivals, peak = 0, 0.0, 0, 0
-    for r in range(workload.n):
-        t = starts[r]
+
+    def depart_until(t: float) -> None:
         while departures and departures[0][0] <= t:
             te, k, j = heapq.heappop(departures)
             advance(te)
@@ -126,6 +126,10 @@ def simulate(priority, workload: Workload) -> SimResult:  # noqa: C901 - one tig
             if n_vms[j] == 0:
                 state["used"] -= 1
             refresh(j)
+
+    for r in range(workload.n):
+        t = starts[r]
+        depart_until(t)
         if t > horizon:
             break
         advance(t)
@@ -152,6 +156,7 @@ def simulate(priority, workload: Workload) -> SimResult:  # noqa: C901 - one tig
         refresh(j)
         if ends[r] < horizon:
             heapq.heappush(departures, (ends[r], r, j))
+    depart_until(horizon)
     advance(horizon)
     return SimResult(acc["used"], acc["s_cpu"], acc["s_mem"], failed, failed_fp, arrivals, peak)
 

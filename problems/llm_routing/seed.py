@@ -17,8 +17,8 @@ requests, and the KV demand (used + queued) as a fraction of the instance's capa
 
 # EVOLVE-BLOCK-START
 QUEUE_WEIGHT = 1.0  # per waiting request
-RUNNING_WEIGHT = 1.0  # per running request
-KV_WEIGHT = 1.0  # per full KV cache of demand (used + queued, over capacity)
+RUNNING_WEIGHT = 1.2  # per running request
+KV_WEIGHT = 0.5  # per full KV cache of demand (used + queued, over capacity)
 # EVOLVE-BLOCK-END
 
 

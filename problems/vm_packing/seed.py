@@ -9,15 +9,16 @@ vm:       id, time (hours), cpu (vCPUs), mem (GiB)
 machines: count, cpu_capacity (64), mem_capacity (256), time, and arrays of length count:
           cpu_free, mem_free, n_vms (copies: writing to them changes nothing)
 
-This seed is best fit on CPU: prefer the machine with the least CPU left after placing the VM.
+This seed is a weighted best fit: prefer the machine with the least CPU (and, less, memory)
+left after placing the VM, with a slight preference for low-numbered machines.
 """
 
 import numpy as np
 
 # EVOLVE-BLOCK-START
 CPU_WEIGHT = 1.0  # weight of the CPU share left after placing
-MEM_WEIGHT = 0.0  # weight of the memory share left after placing
-ORDER_WEIGHT = 0.0  # preference for low-numbered machines (a first-fit flavour)
+MEM_WEIGHT = 0.25  # weight of the memory share left after placing
+ORDER_WEIGHT = 0.1  # preference for low-numbered machines (a first-fit flavour)
 # EVOLVE-BLOCK-END
 
 
