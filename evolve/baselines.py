@@ -185,7 +185,7 @@ async def collect(root: Path, cache: BaselineCache, sandbox: Sandbox, *, refresh
 
 def table_rows(results: list[ProblemScores]) -> tuple[list[str], list[list[str]]]:
     """Plain rows for a table view: one per program, one per broken folder."""
-    headers = ["problem", "program", "train score", "train s", "test score", "test s", "note"]
+    headers = ["problem", "program", "train", "train s", "test", "test s", "note"]
     rows = []
     for p in results:
         if p.error:

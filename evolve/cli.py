@@ -310,8 +310,8 @@ def _baselines(as_json: bool, refresh: bool, box, root: Path, cache_dir: Path | 
     else:
         headers, rows = table_rows(results)
         table = Table(title=f"baselines (cache: {cache.path})")
-        for col in headers:
-            table.add_column(col)
+        for k, col in enumerate(headers):
+            table.add_column(col, no_wrap=k < 2)
         for row in rows:
             table.add_row(*row)
         console.print(table)

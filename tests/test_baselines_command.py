@@ -83,6 +83,6 @@ def test_a_broken_folder_is_named_and_the_others_still_scored(cli, problems_dir,
 def test_table_view_and_missing_problems_dir(cli, problems_dir, tmp_path):
     code, out, _ = cli("problems", "--baselines", "--problems-dir", str(problems_dir), "--cache-dir", str(tmp_path / "c"))
     assert code == 0
-    assert "train score" in out and "test score" in out and "seed" in out
+    assert "train s" in out and "test s" in out and "seed" in out
     code, _, err = cli("problems", "--baselines", "--problems-dir", str(tmp_path / "nowhere"), "--cache-dir", str(tmp_path / "c"))
     assert code == 2 and err.startswith("error: problems folder")
