@@ -135,7 +135,8 @@ def test_best_fit_no_worse_than_first_fit_on_stranded_and_spreading_is_worst():
     bf = evaluator.run_stage("train", _load(PROBLEM / "baselines" / "best_fit.py")).metrics
     worst = evaluator.run_stage("train", _module(lambda vm, m: m.cpu_free / 64 + m.mem_free / 256)).metrics
     assert bf["stranded"] <= ff["stranded"]
-    assert bf["failed"] <= ff["failed"]
+    assert bf["stranded_mem"] < ff["stranded_mem"]
+    assert max(ff["failure_rate"], bf["failure_rate"]) < 0.001  # both pack well enough to (almost) never fail
     assert min(ff["score"], bf["score"]) > 50
     assert worst["failed"] > 0 and worst["score"] < 0  # spreading keeps all 40 machines busy and fails large VMs
     assert worst["machines_used"] > ff["machines_used"] > ff["machines_bound"]
