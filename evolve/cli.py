@@ -12,13 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evolve.baselines import BaselineCache, collect, default_cache_file, problem_folders, table_rows
 from evolve.config import build_config, RunConfig
 from evolve.errors import EvolveError, UserError
 from evolve.evaluate import evaluate_program
 from evolve.events import RunStatus
 from evolve.export import export_best
 from evolve.problem import load_problem
-from evolve.problems_index import find_problem, list_problems
+from evolve.problems_index import find_problem, list_problems, shipped_root
 from evolve.report import run_summary
 from evolve.llm_config import build_llm, read_config_file
 from evolve.runs import RunHandle, check_keys, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
@@ -298,8 +299,18 @@ async def _eval(prob, code: str, config: RunConfig) -> dict:
 
 
 @app.command()
-def problems(as_json: JsonFlag = False) -> None:
-    """List the shipped problems."""
+def problems(
+    as_json: JsonFlag = False,
+    baselines: Annotated[bool, typer.Option("--baselines", help="Score each problem's seed and baselines on train and test (cached per problem version).")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="With --baselines: recompute even when cached.")] = False,
+    sandbox: Annotated[str, typer.Option(help="With --baselines: sandbox backend (process).")] = "process",
+    problems_dir: Annotated[Optional[Path], typer.Option("--problems-dir", help="With --baselines: folder of problem folders (default: the shipped ones).")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", envvar="EVOLVE_CACHE_DIR", help="With --baselines: where baselines.json is cached (default ~/.cache/evolve).")] = None,
+) -> None:
+    """List the shipped problems; with --baselines, score their seeds and baselines."""
+    if baselines:
+        _baselines(as_json, refresh, make_sandbox(build_config({}, {"sandbox": sandbox}).sandbox), problems_dir or shipped_root(), cache_dir)
+        return
     rows = list_problems()
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -310,6 +321,35 @@ def problems(as_json: JsonFlag = False) -> None:
     for r in rows:
         table.add_row(r["name"], r["path"], r["objective"], ", ".join(r["baselines"]), r["description"].split(":")[0][:50])
     _console().print(table)
+
+
+def _baselines(as_json: bool, refresh: bool, box, root: Path, cache_dir: Path | None) -> None:
+    problem_folders(root)  # a missing folder fails before any work
+    cache = BaselineCache.open(cache_dir / "baselines.json" if cache_dir else default_cache_file())
+    console, err = _console(), Console(stderr=True, highlight=False)
+    if getattr(box, "note", ""):
+        err.print(f"warning: sandbox {box.name}: {box.note}")
+
+    async def go():
+        try:
+            return await collect(root, cache, box, refresh=refresh, progress=lambda line: err.print(line))
+        finally:
+            await box.aclose()
+
+    results = asyncio.run(go())
+    if as_json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        headers, rows = table_rows(results)
+        table = Table(title=f"baselines (cache: {cache.path})")
+        for k, col in enumerate(headers):
+            table.add_column(col, no_wrap=k < 2)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    broken = [r.name for r in results if r.error]
+    if broken:
+        raise UserError(f"{len(broken)} problem folder(s) did not load: {', '.join(broken)} (see the table)")
 
 
 def main(argv: list[str] | None = None) -> int:

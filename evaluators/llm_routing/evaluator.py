@@ -1,0 +1,97 @@
+"""RoutingEvaluator: the llm_routing problem's stages (smoke, train, test).
+
+Each stage is a list of scenarios: for each scenario family in workload.SHAPES, `*_per_shape`
+workloads generated from (seed, stage, index); train and test use disjoint seed streams, so the
+test workloads are held out. Smoke uses one scaled-down workload per family.
+
+The candidate module must define `class Router` with `__init__(self, cluster)` and
+`route(self, request, state) -> int` (see evaluators.llm_routing.simulator). A fresh copy of the
+module runs every scenario (evaluators.fresh), so no state carries over between scenarios.
+Validation, per request, before it enters the simulation: the answer is an int (or NumPy
+integer) instance index in range, on an instance whose KV capacity can hold the request; after
+the scenario: every request was served. The first broken rule makes the stage invalid.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from evaluators.fresh import FreshModule
+from evaluators.llm_routing.reference import RoundRobin
+from evaluators.llm_routing.scoring import Anchors, anchors, summarise
+from evaluators.llm_routing.simulator import cluster_info, isolated_ttft, simulate
+from evaluators.llm_routing.workload import SHAPES, SHAPES_BY_NAME, Workload, generate
+from evaluators.protocol import StageResult
+
+INTERFACE = "Define `class Router` with __init__(self, cluster) and route(self, request, state) -> int."
+
+
+class RoutingEvaluator:
+    """All parameters keyword-only with defaults.
+
+    seed: base seed of every workload. train_per_shape / test_per_shape / smoke_per_shape:
+    workloads per scenario family. scale / smoke_scale: fraction of each family's request count.
+    shapes: family names from evaluators.llm_routing.workload.SHAPES (default: all).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 20240501,
+        train_per_shape: int = 10,
+        test_per_shape: int = 10,
+        smoke_per_shape: int = 1,
+        scale: float = 1.0,
+        smoke_scale: float = 0.2,
+        shapes: list[str] | tuple[str, ...] | None = None,
+    ) -> None:
+        names = tuple(shapes) if shapes else tuple(s.name for s in SHAPES)
+        unknown = [n for n in names if n not in SHAPES_BY_NAME]
+        if unknown:
+            raise ValueError(f"unknown scenario families {unknown}; known: {sorted(SHAPES_BY_NAME)}")
+        self.stages: tuple[str, ...] = ("smoke", "train", "test")
+        self.seed = int(seed)
+        self._shapes = tuple(SHAPES_BY_NAME[n] for n in names)
+        self._count = {"smoke": int(smoke_per_shape), "train": int(train_per_shape), "test": int(test_per_shape)}
+        self._scale = {"smoke": float(smoke_scale), "train": float(scale), "test": float(scale)}
+        self._cache: dict[str, tuple[list[Workload], list[Anchors], list]] = {}
+
+    def workloads(self, stage: str) -> tuple[list[Workload], list[Anchors], list]:
+        """The stage's workloads, their round-robin / floor anchors and floors (built once)."""
+        if stage not in self.stages:
+            raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
+        if stage not in self._cache:
+            workloads = [
+                generate(shape, self.seed, stage, k * len(SHAPES) + SHAPES.index(shape), self._scale[stage])
+                for shape in self._shapes
+                for k in range(self._count[stage])
+            ]
+            floors = [isolated_ttft(w) for w in workloads]
+            refs = [anchors(simulate(RoundRobin(cluster_info(w)), w), f) for w, f in zip(workloads, floors)]
+            self._cache[stage] = (workloads, refs, floors)
+        return self._cache[stage]
+
+    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult:
+        workloads, refs, floors = self.workloads(stage)
+        if not callable(getattr(candidate, "Router", None)):
+            return _invalid(len(workloads), "candidate defines no class Router")
+        fresh = FreshModule(candidate)
+        results = []
+        for workload in workloads:
+            result = simulate(fresh.load().Router(cluster_info(workload)), workload)
+            if result.invalid is not None:
+                return _invalid(len(workloads), f"{workload.label}: {result.invalid}")
+            if result.unserved:
+                return _invalid(len(workloads), f"{workload.label}: {result.unserved} requests never served")
+            results.append(result)
+        report = summarise(stage, workloads, results, refs, floors)
+        return StageResult(metrics=report.metrics, feedback=report.feedback)
+
+
+def _invalid(scenarios: int, reason: str) -> StageResult:
+    return StageResult(
+        metrics={"score": -100.0, "scenarios": float(scenarios)},
+        valid=False,
+        reason=reason,
+        feedback=f"invalid: {reason}. {INTERFACE} Return an index i with request.kv_tokens <= state.kv_capacity[i].",
+    )

@@ -1,0 +1,92 @@
+"""PackingEvaluator: the vm_packing problem's stages (smoke, train, test).
+
+Each stage is `*_per_shape` workloads per scenario family (workload.SHAPES), generated from
+(seed, stage, index): train and test use disjoint seed streams, so test is held out. Smoke
+runs one short workload per family.
+
+The candidate module must define `priority(vm, machines)` returning one number per machine
+(see evaluators.vm_packing.simulator). A fresh copy of the module runs every scenario
+(evaluators.fresh), so no state carries over between scenarios. Every answer is validated
+before it is used: an array (or sequence) of ints or floats, of shape (machines,), with no NaN
+and no infinity. The simulator itself enforces capacity: a VM only ever lands on a machine with
+room, or fails when none has room.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from evaluators.fresh import FreshModule
+from evaluators.protocol import StageResult
+from evaluators.vm_packing.scoring import Anchors, summarise
+from evaluators.vm_packing.simulator import fluid_bound_hours, naive_hours, simulate
+from evaluators.vm_packing.workload import SHAPES, SHAPES_BY_NAME, Workload, generate
+
+INTERFACE = "Define `priority(vm, machines)` returning a float array with one finite score per machine."
+
+
+class PackingEvaluator:
+    """All parameters keyword-only with defaults.
+
+    seed: base seed of every workload. train_per_shape / test_per_shape / smoke_per_shape:
+    workloads per family. scale / smoke_scale: fraction of each family's window (and warm-up).
+    shapes: family names from evaluators.vm_packing.workload.SHAPES (default: all).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 20250514,
+        train_per_shape: int = 5,
+        test_per_shape: int = 5,
+        smoke_per_shape: int = 1,
+        scale: float = 1.0,
+        smoke_scale: float = 0.1,
+        shapes: list[str] | tuple[str, ...] | None = None,
+    ) -> None:
+        names = tuple(shapes) if shapes else tuple(s.name for s in SHAPES)
+        unknown = [n for n in names if n not in SHAPES_BY_NAME]
+        if unknown:
+            raise ValueError(f"unknown scenario families {unknown}; known: {sorted(SHAPES_BY_NAME)}")
+        self.stages: tuple[str, ...] = ("smoke", "train", "test")
+        self.seed = int(seed)
+        self._shapes = tuple(SHAPES_BY_NAME[n] for n in names)
+        self._count = {"smoke": int(smoke_per_shape), "train": int(train_per_shape), "test": int(test_per_shape)}
+        self._scale = {"smoke": float(smoke_scale), "train": float(scale), "test": float(scale)}
+        self._cache: dict[str, tuple[list[Workload], list[Anchors]]] = {}
+
+    def workloads(self, stage: str) -> tuple[list[Workload], list[Anchors]]:
+        if stage not in self.stages:
+            raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
+        if stage not in self._cache:
+            workloads = [
+                generate(shape, self.seed, stage, k * len(SHAPES) + SHAPES.index(shape), self._scale[stage])
+                for shape in self._shapes
+                for k in range(self._count[stage])
+            ]
+            refs = [Anchors(fluid_bound_hours(w), naive_hours(w)) for w in workloads]
+            self._cache[stage] = (workloads, refs)
+        return self._cache[stage]
+
+    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult:
+        workloads, refs = self.workloads(stage)
+        if not callable(getattr(candidate, "priority", None)):
+            return _invalid(len(workloads), "candidate defines no function priority")
+        fresh = FreshModule(candidate)
+        results = []
+        for workload in workloads:
+            result = simulate(fresh.load().priority, workload)
+            if result.invalid is not None:
+                return _invalid(len(workloads), f"{workload.label}: {result.invalid}")
+            results.append(result)
+        report = summarise(stage, workloads, results, refs)
+        return StageResult(metrics=report.metrics, feedback=report.feedback)
+
+
+def _invalid(scenarios: int, reason: str) -> StageResult:
+    return StageResult(
+        metrics={"score": -100.0, "scenarios": float(scenarios)},
+        valid=False,
+        reason=reason,
+        feedback=f"invalid: {reason}. {INTERFACE}",
+    )
