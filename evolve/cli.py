@@ -24,7 +24,7 @@ from evolve.report import run_summary
 from evolve.llm_config import build_llm, read_config_file
 from evolve.runs import RunHandle, check_keys, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
 from evolve.scoring import Scorer
-from evolve.ui import live_view, render_summary
+from evolve.ui import live_view, render_summary, spend_line
 
 app = typer.Typer(
     help="Evolve systems policies with LLMs (or the offline mutator), scored in sandboxes, stored in SQLite.",
@@ -169,6 +169,8 @@ def _drive(handle, prob, config: RunConfig, record: Path | None = None) -> None:
         f"seed {_num(summary['seed_score'])} -> best {_num(summary['best_score'])} "
         f"(iteration {summary['best_iteration']}, held-out test {_num(summary['best_test_score'])})"
     )
+    if config.llm is not None:
+        console.print(spend_line(status), soft_wrap=True, markup=False)
     console.print(f"run folder: {handle.run_dir}   next: evolve export {handle.run.name}")
     if result.state != "finished" and result.reason == "interrupted":
         console.print(f"continue with: evolve resume {handle.run.name}")

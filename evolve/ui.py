@@ -115,8 +115,6 @@ class PlainLog:
                 self.console.print(line, soft_wrap=True, markup=False)
             case RunEnded():
                 self.console.print(f"run {event.state}: {event.reason}", soft_wrap=True)
-                if self.status.proposer == "llm" or self.status.spent_usd:
-                    self.console.print(spend_line(self.status), soft_wrap=True, markup=False)
 
 
 @contextmanager

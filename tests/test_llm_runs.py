@@ -242,6 +242,17 @@ def test_api_keys_never_reach_the_store_the_cassette_the_exports_or_the_output(c
             assert secret.encode() not in path.read_bytes(), path
 
 
+def test_models_can_come_from_the_problems_llm_table(cli, toy_problem, tmp_path):
+    toy = Toy()
+    with FakeLLM({"gpt-good": toy.good}) as server:
+        with open(toy_problem / "problem.toml", "a") as handle:
+            handle.write(f'\n[llm]\nmodels = [{{ name = "{GOOD}", base_url = "{server.openai_url}" }}]\n')
+        code, out, err = cli("run", str(toy_problem), "--iterations", "3", "--name", "fromtoml")
+    assert code == 0, err
+    assert [m["model"] for m in status_json(cli, "fromtoml")["models"]] == [GOOD] and len(server.calls) == 3
+    assert "LLM spend: 3 calls" in out
+
+
 def test_a_missing_api_key_is_one_line_and_creates_no_run(cli, toy_problem, tmp_path, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     code, out, err = cli("run", str(toy_problem), "--model", "anthropic/claude-sonnet-4-5", "--name", "nokey")
