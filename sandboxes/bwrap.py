@@ -73,6 +73,7 @@ class BwrapSandbox:
         env["PYTHONPATH"] = os.pathsep.join(_code_roots())
         for key, value in env.items():
             args += ["--setenv", key, value]
+        args += ["--remount-ro", "/"]  # the sandbox's own root tmpfs too: only /tmp is writable
         return [*args, "--", self._python, *RUNNER]
 
     async def run(self, job: SandboxJob, limits: Limits) -> Outcome:
