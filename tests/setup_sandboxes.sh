@@ -30,7 +30,7 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 if ! docker image inspect "$BASE" >/dev/null 2>&1; then
-  mirror=$(grep -rhoE '(https?://[^ ]+/debian)/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -1 | tr -d ' ')
+  mirror=$(grep -rhoE '(https?://[^ ]+/debian)/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -1 | tr -d ' ' || true)
   mirror=${mirror:-http://deb.debian.org/debian}
   root=$(mktemp -d /var/tmp/evolve-base.XXXXXX)
   say "building $BASE with debootstrap from $mirror"
