@@ -10,6 +10,7 @@ score, so "no leak" and "no forged score" are the same assertion: the score is t
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import secrets
 import shutil
@@ -111,6 +112,8 @@ def backend(request):
     sandbox = build(request.param)
     yield request.param, sandbox, loop
     loop.run_until_complete(sandbox.aclose())
+    gc.collect()  # subprocess transports of killed jobs close while their loop is still open
+    loop.run_until_complete(asyncio.sleep(0))
     loop.close()
 
 
