@@ -25,6 +25,10 @@ from evolve.llm_config import build_llm, read_config_file
 from evolve.runs import RunHandle, check_keys, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
 from evolve.scoring import Scorer
 from evolve.ui import live_view, render_summary, spend_line
+from sandboxes.check import check_backends
+from sandboxes.container import docker_client
+from sandboxes.errors import SandboxUnavailable
+from sandboxes.image import DEFAULT_BASE_IMAGE, DEFAULT_IMAGE, build_image
 
 app = typer.Typer(
     help="Evolve systems policies with LLMs (or the offline mutator), scored in sandboxes, stored in SQLite.",
@@ -41,6 +45,12 @@ DbUrl = Annotated[
     Optional[str], typer.Option("--db", help="SQLAlchemy URL of the store (default: SQLite in the run folder).")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+SandboxOpt = Annotated[
+    str,
+    typer.Option(envvar="EVOLVE_SANDBOX", help="Sandbox backend: auto (docker, else bwrap, else process), docker, bwrap or process."),
+]
+sandbox_app = typer.Typer(help="Build the docker sandbox image; check which sandbox backends work here.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def _console() -> Console:
@@ -54,7 +64,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Random seed; with one worker a run replays exactly.")] = 0,
     workers: Annotated[Optional[int], typer.Option(help="Iterations in flight at once.")] = None,
     islands: Annotated[Optional[int], typer.Option(help="Number of islands.")] = None,
-    sandbox: Annotated[str, typer.Option(help="Sandbox backend: process.")] = "process",
+    sandbox: SandboxOpt = "auto",
     name: Annotated[Optional[str], typer.Option(help="Run name (default: problem-timestamp).")] = None,
     max_time: Annotated[Optional[float], typer.Option("--max-time", help="Stop after this many seconds.")] = None,
     target: Annotated[Optional[float], typer.Option(help="Stop once the best score reaches this.")] = None,
@@ -263,7 +273,7 @@ def export(
 def eval_cmd(
     problem: Annotated[str, typer.Argument(help="Problem folder, or the name of a shipped problem.")],
     file: Annotated[Path, typer.Argument(help="Program to score (e.g. a baseline).")],
-    sandbox: Annotated[str, typer.Option(help="Sandbox backend: process.")] = "process",
+    sandbox: SandboxOpt = "auto",
     timeout: Annotated[Optional[float], typer.Option(help="Wall-clock limit per stage, seconds.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -298,6 +308,50 @@ async def _eval(prob, code: str, config: RunConfig) -> dict:
         return await evaluate_program(prob, code, Scorer(prob, sandbox, config.limits()))
     finally:
         await sandbox.aclose()
+
+
+@sandbox_app.command("build")
+def sandbox_build(
+    base_image: Annotated[str, typer.Option(help="Base image with python3 >= 3.11 (numpy is pip-installed if missing).")] = DEFAULT_BASE_IMAGE,
+    tag: Annotated[str, typer.Option(help="Name of the image to build.")] = DEFAULT_IMAGE,
+) -> None:
+    """Build the docker backend's image from sandboxes/Dockerfile."""
+    console = _console()
+    console.print(f"building {tag} from {base_image} ...")
+    image_id = build_image(docker_client(), tag=tag, base_image=base_image, log=lambda line: line and console.print(f"  {line}", markup=False))
+    console.print(f"built {tag} ({image_id[:19]}); use it with: evolve run PROBLEM --sandbox docker")
+
+
+@sandbox_app.command("check")
+def sandbox_check(
+    jobs: Annotated[int, typer.Option(min=1, max=1000, help="Probe jobs per backend.")] = 10,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Jobs in flight for the throughput figure.")] = 2,
+    as_json: JsonFlag = False,
+) -> None:
+    """Say which sandbox backends work here and what each adds per evaluation."""
+    checks = asyncio.run(check_backends(jobs, workers))
+    rows = [
+        {
+            "backend": c.name,
+            "works": c.problem is None,
+            "problem": c.problem,
+            "note": c.note,
+            "overhead_ms_p50": None if c.timing is None else round(c.overhead_ms(0.5), 1),
+            "overhead_ms_p95": None if c.timing is None else round(c.overhead_ms(0.95), 1),
+            "jobs_per_second": None if c.timing is None else round(c.timing.throughput, 1),
+        }
+        for c in checks
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"sandbox backends ({jobs} probe jobs each; overhead over in-process)")
+    for col in ("backend", "works", "overhead p50 ms", "p95 ms", f"jobs/s ({workers} workers)", "note"):
+        table.add_column(col)
+    for r in rows:
+        ms = [("-" if r[k] is None else f"{r[k]:.1f}") for k in ("overhead_ms_p50", "overhead_ms_p95", "jobs_per_second")]
+        table.add_row(r["backend"], "yes" if r["works"] else "no", *ms, (r["problem"] or r["note"] or "")[:90])
+    _console().print(table)
 
 
 @app.command()
@@ -363,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
-    except UserError as exc:
+    except (UserError, SandboxUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

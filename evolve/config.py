@@ -11,7 +11,7 @@ from evolve.proposers.llm.specs import LlmSettings
 
 from sandboxes.base import Limits
 
-SandboxName = Literal["process"]
+SandboxName = Literal["auto", "docker", "bwrap", "process"]
 
 
 class RunConfig(BaseModel):
@@ -30,7 +30,7 @@ class RunConfig(BaseModel):
     inspirations: int = Field(default=3, ge=0, le=16, description="other programs shown to the proposer")
     timeout_seconds: float = Field(default=120.0, gt=0, le=86_400, description="wall limit per candidate (all stages)")
     memory_mb: int = Field(default=2048, ge=64, le=1_048_576, description="address-space limit per candidate")
-    sandbox: SandboxName = "process"
+    sandbox: SandboxName = Field(default="auto", description="auto: docker, else bwrap, else process (not isolated)")
     proposer: Literal["offline", "llm"] = "offline"
     llm: LlmSettings | None = Field(default=None, description="the model ensemble; None: offline mutator")
     max_cost_usd: float | None = Field(default=None, gt=0, description="stop before LLM spend could pass this")

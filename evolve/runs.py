@@ -32,7 +32,8 @@ from evolve.proposers.offline import OfflineMutator
 from evolve.scoring import Scorer
 from evolve.store import RunInfo, Store, default_db_url
 from sandboxes.base import Sandbox
-from sandboxes.process import ProcessSandbox
+from sandboxes.choose import make_sandbox as build_sandbox
+from sandboxes.errors import SandboxUnavailable
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -91,9 +92,11 @@ def list_runs(runs_root: Path, db_url: str | None) -> list[tuple[Store, RunInfo]
 
 
 def make_sandbox(name: str) -> Sandbox:
-    if name == "process":
-        return ProcessSandbox()
-    raise ConfigError(f"unknown sandbox {name!r}")
+    """The named backend (`auto`: docker, else bwrap, else process with a loud note)."""
+    try:
+        return build_sandbox(name)
+    except SandboxUnavailable as exc:
+        raise UserError(f"sandbox {name}: {exc}") from exc
 
 
 def make_proposer(config: RunConfig, problem: Problem, spent: dict | None = None, record: Path | None = None) -> Proposer:

@@ -11,6 +11,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _process_sandbox_unless_asked(monkeypatch):
+    """Tests not about sandboxes run candidates in the fast process backend (`--sandbox` wins).
+
+    The default is `auto` (docker, else bwrap); the sandbox tests pick their backends explicitly.
+    """
+    monkeypatch.setenv("EVOLVE_SANDBOX", "process")
+
+
 @pytest.fixture
 def toy_problem(tmp_path) -> Path:
     """A copy of the toy problem in a temp folder (problems must work outside the repository)."""

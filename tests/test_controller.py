@@ -12,7 +12,7 @@ from evolve.runs import create_run, execute
 
 def _run(problem_dir, runs_root, name, **settings):
     problem = load_problem(problem_dir)
-    config = RunConfig(**{"islands": 2, "migration_interval": 5, "timeout_seconds": 20, **settings})
+    config = RunConfig(**{"islands": 2, "migration_interval": 5, "timeout_seconds": 20, "sandbox": "process", **settings})
     handle = create_run(problem, config, runs_root, name, None)
     status = RunStatus()
     result = asyncio.run(execute(handle, problem, config, status))

@@ -1,0 +1,80 @@
+"""The sandbox choice end to end: `evolve run --sandbox docker|bwrap|auto`, `evolve sandbox ...`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backends import require
+
+NO_ENGINE = "unix:///nonexistent/docker.sock"
+
+
+def _no_containers_left() -> bool:
+    from sandboxes.container import docker_client
+    from sandboxes.docker_box import OWNER_LABEL, owner_label
+
+    client = docker_client()
+    mine = [c for c in client.containers.list(all=True, filters={"label": OWNER_LABEL}) if c.labels[OWNER_LABEL] == owner_label()]
+    return not mine
+
+
+@pytest.mark.parametrize("backend", ["docker", "bwrap"])
+def test_run_in_an_isolating_sandbox(cli, toy_problem, backend):
+    require(backend)
+    code, out, err = cli("run", str(toy_problem), "--iterations", "6", "--seed", "2", "--name", "iso", "--sandbox", backend)
+    assert code == 0, err
+    assert f"sandbox {backend}" in out
+    status = json.loads(cli("status", "iso", "--json")[1])
+    assert status["iterations_done"] == 6
+    assert status["best_score"] is not None and status["best_score"] >= status["seed_score"]
+    assert "sandbox_error" not in status["failures_by_reason"], status["failures_by_reason"]
+    assert status["candidates_by_status"].get("valid", 0) >= 1
+    if backend == "docker":
+        assert _no_containers_left()
+
+
+def test_auto_falls_back_to_bwrap_and_says_so(cli, toy_problem, monkeypatch):
+    require("bwrap")
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+    code, out, err = cli("run", str(toy_problem), "--iterations", "2", "--name", "auto", "--sandbox", "auto")
+    assert code == 0, err
+    assert "sandbox bwrap" in out
+    assert "auto chose bwrap because docker is unavailable: no Docker engine answers" in " ".join(out.split())
+
+
+def test_auto_falls_back_to_process_loudly(cli, toy_problem, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no bwrap to be found either
+    code, out, err = cli("eval", str(toy_problem), str(toy_problem / "good.py"), "--sandbox", "auto", "--json")
+    assert code == 0, err
+    assert "warning: sandbox process: auto found no isolating backend" in err
+    assert "NOT isolated" in err
+    assert json.loads(out)["stages"]["train"]["valid"] is True
+
+
+def test_docker_without_an_engine_is_one_clear_error(cli, toy_problem, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+    for args in (("run", str(toy_problem), "--sandbox", "docker"), ("sandbox", "build")):
+        code, out, err = cli(*args)
+        assert code == 2
+        assert err.startswith("error: ") and "no Docker engine answers" in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_unknown_sandbox_is_a_usage_error(cli, toy_problem):
+    code, _, err = cli("eval", str(toy_problem), str(toy_problem / "good.py"), "--sandbox", "vm")
+    assert code == 2 and err.startswith("error: ") and "sandbox" in err
+
+
+def test_sandbox_check_reports_each_backend(cli):
+    code, out, err = cli("sandbox", "check", "--jobs", "3", "--json")
+    assert code == 0, err
+    rows = {r["backend"]: r for r in json.loads(out)}
+    assert set(rows) == {"docker", "bwrap", "process"}
+    assert rows["process"]["works"] is True and rows["process"]["overhead_ms_p50"] is not None
+    for name in ("docker", "bwrap"):
+        row = rows[name]
+        assert row["works"] == (row["problem"] is None)
+        assert (row["overhead_ms_p50"] is None) == (row["problem"] is not None and "probe jobs failed" not in row["problem"])
