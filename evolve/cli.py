@@ -22,7 +22,7 @@ from evolve.problem import load_problem
 from evolve.problems_index import find_problem, list_problems, shipped_root
 from evolve.report import run_summary
 from evolve.llm_config import build_llm, read_config_file
-from evolve.runs import RunHandle, check_keys, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
+from evolve.runs import RunHandle, check_keys, check_sandbox, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
 from evolve.scoring import Scorer
 from evolve.ui import live_view, render_summary, spend_line
 from sandboxes.check import check_backends
@@ -119,6 +119,7 @@ def run(
         },
     )
     check_keys(config)
+    check_sandbox(config.sandbox)
     if record and config.llm and config.llm.replay:
         raise UserError("--record with --model replay/...: a replay makes no calls to record")
     handle = create_run(prob, config, runs_dir, name, db)
@@ -162,6 +163,7 @@ def _resume(handle, iterations: int | None, max_time: float | None, budgets: dic
         config = build_config(config.model_dump(), changes)
         handle.store.set_config(handle.run.id, config.model_dump(mode="json"))
     check_keys(config)
+    check_sandbox(config.sandbox)
     if handle.run.iterations_done >= config.iterations and handle.run.state == "finished":
         _console().print(f"run {handle.run.name} already finished {config.iterations} iterations (raise --iterations to go on)")
         return

@@ -32,7 +32,7 @@ from evolve.proposers.offline import OfflineMutator
 from evolve.scoring import Scorer
 from evolve.store import RunInfo, Store, default_db_url
 from sandboxes.base import Sandbox
-from sandboxes.choose import make_sandbox as build_sandbox
+from sandboxes.choose import check_available, make_sandbox as build_sandbox
 from sandboxes.errors import SandboxUnavailable
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -95,6 +95,14 @@ def make_sandbox(name: str) -> Sandbox:
     """The named backend (`auto`: docker, else bwrap, else process with a loud note)."""
     try:
         return build_sandbox(name)
+    except SandboxUnavailable as exc:
+        raise UserError(f"sandbox {name}: {exc}") from exc
+
+
+def check_sandbox(name: str) -> None:
+    """Fail with one line, before a run is created or resumed, if the named backend can't run here."""
+    try:
+        check_available(name)
     except SandboxUnavailable as exc:
         raise UserError(f"sandbox {name}: {exc}") from exc
 

@@ -38,6 +38,23 @@ def availability(image: str | None = None) -> Availability:
     return Availability(docker=docker_problem(image), bwrap=bwrap_works())
 
 
+def check_available(name: str, image: str | None = None) -> None:
+    """Raise SandboxUnavailable now when an explicitly named backend cannot run here.
+
+    Lets a command fail before it creates anything (e.g. a run row); `auto` always finds one.
+    """
+    if name == "docker":
+        problem = docker_problem(image)
+    elif name == "bwrap":
+        from sandboxes.bwrap import bwrap_works
+
+        problem = bwrap_works()
+    else:
+        return
+    if problem:
+        raise SandboxUnavailable(problem)
+
+
 def make_sandbox(name: str, image: str | None = None) -> Sandbox:
     """Build the named backend; SandboxUnavailable (one line) when it cannot run here."""
     if name not in BACKENDS:

@@ -54,13 +54,14 @@ def test_auto_falls_back_to_process_loudly(cli, toy_problem, monkeypatch):
     assert json.loads(out)["stages"]["train"]["valid"] is True
 
 
-def test_docker_without_an_engine_is_one_clear_error(cli, toy_problem, monkeypatch):
+def test_docker_without_an_engine_is_one_clear_error(cli, toy_problem, monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
-    for args in (("run", str(toy_problem), "--sandbox", "docker"), ("sandbox", "build")):
+    for args in (("run", str(toy_problem), "--sandbox", "docker", "--name", "nodocker"), ("sandbox", "build")):
         code, out, err = cli(*args)
         assert code == 2
         assert err.startswith("error: ") and "no Docker engine answers" in err
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "runs" / "nodocker").exists()  # refused before a run was created
 
 
 def test_unknown_sandbox_is_a_usage_error(cli, toy_problem):
