@@ -1,6 +1,6 @@
 """The warm container's main process: runs jobs one at a time, each in a forked, limited child.
 
-Started (under the container's init) as `python3 -s -P -m sandboxes.pool_server`. It imports the
+Started (under the container's init, or bwrap's) as `python3 -s -P -m sandboxes.pool_server`. It imports the
 runner and numpy once, so a job costs a fork instead of an interpreter start. The host speaks
 over the container's attached stdin/stdout:
 
@@ -55,10 +55,13 @@ ENV = {
 }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """`--fd N`: talk over the socket on descriptor N instead of stdin/stdout (the bwrap backend's
+    channel, which bwrap's own init does not hold, so a job cannot reach it through /proc/1/fd)."""
+    argv = sys.argv[1:] if argv is None else argv
     _set_dumpable(0)
     _preload()
-    inp, out = os.dup(0), os.dup(1)
+    inp, out = (int(argv[1]),) * 2 if argv[:1] == ["--fd"] else (os.dup(0), os.dup(1))
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
