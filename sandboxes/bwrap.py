@@ -5,7 +5,8 @@ namespace with no capabilities); the filesystem is an empty tmpfs root with read
 interpreter, the project's `evaluators` and `sandboxes` packages and the job's problem folder,
 plus a private /tmp. rlimits bound each process; as root, a cgroup bounds the whole job's memory
 and process count and reports OOM kills. The sandbox dies with its parent, runs in its own
-session, and its process group and cgroup are killed on timeout.
+session, and its process group and cgroup are killed on timeout. By default sandboxes are kept
+warm and reused for several jobs, each a fork of a pool server inside (see bwrap_warm).
 
 Not protected: the kernel is shared (a kernel exploit escapes), the binds are readable, and
 without root (no cgroup) memory is bounded per process, so a job's /tmp (a tmpfs) can grow.
