@@ -5,7 +5,8 @@ namespace with no capabilities); the filesystem is an empty tmpfs root with read
 interpreter, the project's `evaluators` and `sandboxes` packages and the job's problem folder,
 plus a private /tmp. rlimits bound each process; as root, a cgroup bounds the whole job's memory
 and process count and reports OOM kills. The sandbox dies with its parent, runs in its own
-session, and its process group and cgroup are killed on timeout.
+session, and its process group and cgroup are killed on timeout. By default sandboxes are kept
+warm and reused for several jobs, each a fork of a pool server inside (see bwrap_warm).
 
 Not protected: the kernel is shared (a kernel exploit escapes), the binds are readable, and
 without root (no cgroup) memory is bounded per process, so a job's /tmp (a tmpfs) can grow.
@@ -26,26 +27,35 @@ from pathlib import Path
 import evaluators
 import sandboxes
 from sandboxes.base import Limits, Outcome, SandboxJob
+from sandboxes.bwrap_box import WarmBox, WarmKey
+from sandboxes.bwrap_warm import DEFAULT_MAX_USES, WarmRunner
 from sandboxes.cgroups import JobCgroup
 from sandboxes.errors import SandboxUnavailable
 from sandboxes.framing import END_TAG, encode_job, parse_frames
+from sandboxes.warm import Pool
 from sandboxes.process import RUNNER, _Capture, _drain, _judge, _kill_group, _reap, _set_limits, _supervise, _Tail, scrubbed_env
 
 WORK = "/tmp/work"
 SANDBOX_UID = 65534
 # Holds the job until the host has set its rlimits and cgroup: `read` takes one line from stdin
 # byte by byte, so the job that follows is left for the runner.
+SERVER = ("-s", "-P", "-m", "sandboxes.pool_server")
 HOLD = 'read -r _ && exec "$0" "$@"'
 ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 MB = 1024 * 1024
 
 
 class BwrapSandbox:
-    """Runs each job as `bwrap ... python -m sandboxes.runner`; the host side mirrors ProcessSandbox."""
+    """Warm: a pool of long-lived sandboxes, each running the pool server (see bwrap_warm).
+    Cold: each job as `bwrap ... python -m sandboxes.runner`, the host side mirroring ProcessSandbox."""
 
     name = "bwrap"
 
-    def __init__(self, python: str = sys.executable, bwrap: str | None = None, use_cgroups: bool = True, note: str = ""):
+    def __init__(
+        self, python: str = sys.executable, bwrap: str | None = None, use_cgroups: bool = True, note: str = "",
+        warm: bool = True, max_uses: int = DEFAULT_MAX_USES,
+    ):  # fmt: skip
+        """warm=False starts a fresh bwrap and interpreter per job (the cold path, for comparison)."""
         found = bwrap or shutil.which("bwrap")
         if not found:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
@@ -54,9 +64,18 @@ class BwrapSandbox:
         self._use_cgroups = use_cgroups and os.geteuid() == 0
         limits_note = "" if self._use_cgroups else "no cgroup (not root): memory is bounded per process only"
         self.note = "; ".join(n for n in (note, limits_note) if n)
+        self._pool = Pool(self._start_box, True, max_uses) if warm else None
+        self._warm = WarmRunner(self._pool)
+
+    async def _start_box(self, key: WarmKey) -> WarmBox:
+        server = [*self._namespace_argv(key.problem_dir), "--", self._python, *SERVER]
+        return await WarmBox.start(server, key, self._use_cgroups)
 
     def argv(self, job: SandboxJob) -> list[str]:
-        """The bwrap command line for a job (public so `evolve sandbox check` can show it)."""
+        """The bwrap command line for a cold job (public so `evolve sandbox check` can show it)."""
+        return [*self._namespace_argv(os.path.abspath(job.evaluator.problem_dir)), "--", self._python, *RUNNER]
+
+    def _namespace_argv(self, problem_dir: str) -> list[str]:
         args = [
             self._bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
@@ -67,16 +86,17 @@ class BwrapSandbox:
                 args += ["--symlink", os.readlink(link), link]
             elif os.path.isdir(link):
                 args += ["--ro-bind", link, link]
-        for source, dest in _read_only_binds(self._python, job.evaluator.problem_dir):
+        for source, dest in _read_only_binds(self._python, problem_dir):
             args += ["--ro-bind", source, dest]
         env = scrubbed_env(WORK)
         env["PYTHONPATH"] = os.pathsep.join(_code_roots())
         for key, value in env.items():
             args += ["--setenv", key, value]
-        args += ["--remount-ro", "/"]  # the sandbox's own root tmpfs too: only /tmp is writable
-        return [*args, "--", self._python, *RUNNER]
+        return [*args, "--remount-ro", "/"]  # the sandbox's own root tmpfs too: only /tmp is writable
 
     async def run(self, job: SandboxJob, limits: Limits) -> Outcome:
+        if self._pool is not None:
+            return await self._warm.run(job, limits)
         started = time.monotonic()
         problem_dir = os.path.abspath(job.evaluator.problem_dir)
         job = dataclasses.replace(job, evaluator=dataclasses.replace(job.evaluator, problem_dir=problem_dir))
@@ -95,7 +115,9 @@ class BwrapSandbox:
                 await asyncio.to_thread(_dispose, cgroup)
 
     async def aclose(self) -> None:
-        """Nothing outlives a run: each job's namespaces die with its process tree."""
+        """Warm: destroy the pooled sandboxes. Cold: nothing outlives a run."""
+        if self._pool is not None:
+            await self._pool.aclose()
 
     async def _run(self, job, payload: bytes, nonce: str, limits: Limits, started: float, cgroup) -> Outcome:
         try:

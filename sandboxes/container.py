@@ -20,14 +20,13 @@ import dataclasses
 import os
 import secrets
 import time
-from collections import defaultdict
 
 from sandboxes.base import Limits, Outcome, SandboxJob
-from sandboxes.docker_box import PROBLEM_MOUNT, Box, BoxBroken, BoxKey, Reply, remove_orphans
+from sandboxes.docker_box import PROBLEM_MOUNT, Box, BoxKey, remove_orphans
 from sandboxes.errors import SandboxUnavailable
-from sandboxes.framing import encode_job, parse_frames
+from sandboxes.framing import encode_job
 from sandboxes.image import DEFAULT_IMAGE, image_status
-from sandboxes.process import _judge
+from sandboxes.warm import BoxBroken, Pool, judge_reply
 
 HOST_GRACE_SECONDS = 5.0  # beyond the wall limit: the server's own kill, sweep and reply
 DEFAULT_MAX_USES = 50
@@ -56,7 +55,7 @@ class DockerSandbox:
             raise SandboxUnavailable(status.detail)
         remove_orphans(self._client)
         self._image = image
-        self._pool = _Pool(self._client, image, warm, max_uses if warm else 1)
+        self._pool = Pool(lambda key: Box.start(self._client, image, key), warm, max_uses if warm else 1)
         self.note = note
 
     async def run(self, job: SandboxJob, limits: Limits) -> Outcome:
@@ -90,7 +89,7 @@ class DockerSandbox:
             return Outcome(failure="timeout", detail=f"wall clock limit of {limits.wall_seconds:g}s exceeded (container killed)"), False
         except BoxBroken as exc:
             return await _broken(box, exc), False
-        outcome = _judge_reply(reply, job, nonce, limits, time.monotonic() - started)
+        outcome = judge_reply(reply, job, nonce, limits, time.monotonic() - started)
         return outcome, outcome.failure is None and reply.clean
 
 
@@ -102,62 +101,3 @@ async def _broken(box: Box, exc: BoxBroken) -> Outcome:
     if str(exc).startswith("unexpected bytes"):
         return Outcome(failure="invalid_output", detail=detail)
     return Outcome(failure="crash", detail=f"the sandbox server died (killed by the candidate?): {detail}")
-
-
-def _judge_reply(reply: Reply, job: SandboxJob, nonce: str, limits: Limits, elapsed: float) -> Outcome:
-    frames = parse_frames(reply.stdout, nonce, job)
-    overflowed = reply.stop == "output_limit"
-    stop = reply.stop if reply.stop == "timeout" else None
-    outcome = _judge(frames, stop, overflowed, reply.returncode, reply.stderr, elapsed, limits)
-    if reply.oom and outcome.failure in ("crash", "timeout"):
-        outcome = dataclasses.replace(outcome, failure="memory", detail=f"out of memory: the {limits.memory_mb} MB limit killed the job")
-    return dataclasses.replace(outcome, stderr_tail=reply.stderr)
-
-
-class _Pool:
-    """Idle containers per key; retired ones are removed, and replaced in the background when warm."""
-
-    def __init__(self, client, image: str, warm: bool, max_uses: int):
-        self._client, self._image, self._warm, self._max_uses = client, image, warm, max_uses
-        self._idle: dict[BoxKey, list[Box]] = defaultdict(list)
-        self._boxes: dict[int, Box] = {}
-        self._tasks: set[asyncio.Task] = set()
-        self._closed = False
-
-    async def acquire(self, key: BoxKey) -> Box:
-        idle = self._idle[key]
-        box = idle.pop() if idle else await Box.start(self._client, self._image, key)
-        self._boxes[id(box)] = box
-        return box
-
-    async def release(self, box: Box, reusable: bool) -> None:
-        if reusable and self._warm and box.uses < self._max_uses and not self._closed:
-            self._idle[box.key].append(box)
-            return
-        self._boxes.pop(id(box), None)
-        self._spawn(box.destroy())
-        if self._warm and not self._closed:
-            self._spawn(self._replace(box.key))
-
-    async def aclose(self) -> None:
-        self._closed = True
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        boxes = list(self._boxes.values()) + [b for idle in self._idle.values() for b in idle]
-        self._idle.clear()
-        self._boxes.clear()
-        await asyncio.gather(*(b.destroy() for b in {id(b): b for b in boxes}.values()), return_exceptions=True)
-
-    async def _replace(self, key: BoxKey) -> None:
-        try:
-            box = await Box.start(self._client, self._image, key)
-        except (SandboxUnavailable, BoxBroken, TimeoutError, OSError):
-            return
-        if self._closed:
-            await box.destroy()
-        else:
-            self._idle[key].append(box)
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -8,8 +8,6 @@ on that socket in frames of an 8-byte header (stream, 0, 0, 0, big-endian size) 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import socket
 import time
@@ -17,7 +15,8 @@ from dataclasses import dataclass, field
 
 from sandboxes.base import Limits
 from sandboxes.errors import SandboxUnavailable
-from sandboxes.pool_server import READY, REPLY_TAG
+from sandboxes.pool_server import READY
+from sandboxes.warm import MAX_HEADER, BoxBroken, Reply, decode_reply, reply_size, request_bytes
 
 SANDBOX_USER = "10001:10001"
 PROBLEM_MOUNT = "/problem"
@@ -28,7 +27,6 @@ CPUS = 1.0
 READY_SECONDS = 60.0
 KILL_SECONDS = 10.0
 OWNER_LABEL = "evolve.sandbox.owner"
-MAX_HEADER = 200
 
 
 @dataclass(frozen=True)
@@ -38,20 +36,6 @@ class BoxKey:
     problem_dir: str
     memory_mb: int
     max_processes: int
-
-
-@dataclass
-class Reply:
-    stdout: bytes
-    stderr: str
-    returncode: int | None
-    stop: str | None
-    oom: bool
-    clean: bool
-
-
-class BoxBroken(Exception):
-    """The container stopped answering as the server would: dead, killed, or written to by someone else."""
 
 
 def owner_label() -> str:
@@ -123,37 +107,16 @@ class Box:
     async def request(self, nonce: str, payload: bytes, limits: Limits, deadline: float) -> Reply:
         """Send one job and wait for its reply until `deadline`; TimeoutError or BoxBroken otherwise."""
         self.uses += 1
-        header = {
-            "nonce": nonce,
-            "size": len(payload),
-            "limits": {
-                "wall_seconds": limits.wall_seconds,
-                "cpu_seconds": limits.cpu_seconds,
-                "memory_mb": limits.memory_mb,
-                "max_file_mb": limits.max_file_mb,
-                "max_output_bytes": limits.max_output_bytes,
-                "stderr_tail_bytes": limits.stderr_tail_bytes,
-            },
-        }
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(loop.sock_sendall(self.sock, json.dumps(header).encode() + b"\n" + payload), max(0.01, deadline - time.monotonic()))
+            await asyncio.wait_for(loop.sock_sendall(self.sock, request_bytes(nonce, payload, limits)), max(0.01, deadline - time.monotonic()))
         except OSError as exc:
             raise BoxBroken(f"cannot send the job: {exc}") from exc
-        line = await self._read_line(deadline)
-        tag, _, rest = line.decode("ascii", "replace").partition(" ")
-        got_nonce, _, size = rest.partition(" ")
-        if tag != REPLY_TAG or got_nonce != nonce or not size.isdigit():
-            raise BoxBroken(f"unexpected bytes from the container: {line[:80]!r}")
-        body = json.loads(await self._read_exact(int(size), deadline))
-        return Reply(
-            stdout=base64.b64decode(body["stdout"]),
-            stderr=str(body["stderr"]),
-            returncode=body["returncode"],
-            stop=body["stop"],
-            oom=bool(body["oom"]),
-            clean=bool(body["clean"]),
-        )
+        size = reply_size(await self._read_line(deadline), nonce)
+        return decode_reply(await self._read_exact(size, deadline))
+
+    def alive(self) -> bool:
+        return True  # asking the engine costs a round trip; a dead container shows as BoxBroken
 
     async def destroy(self) -> None:
         """Kill and remove for sure; never raises."""

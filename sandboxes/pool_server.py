@@ -1,6 +1,6 @@
 """The warm container's main process: runs jobs one at a time, each in a forked, limited child.
 
-Started (under the container's init) as `python3 -s -P -m sandboxes.pool_server`. It imports the
+Started (under the container's init, or bwrap's) as `python3 -s -P -m sandboxes.pool_server`. It imports the
 runner and numpy once, so a job costs a fork instead of an interpreter start. The host speaks
 over the container's attached stdin/stdout:
 
@@ -55,10 +55,13 @@ ENV = {
 }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """`--fd N`: talk over the socket on descriptor N instead of stdin/stdout (the bwrap backend's
+    channel, which bwrap's own init does not hold, so a job cannot reach it through /proc/1/fd)."""
+    argv = sys.argv[1:] if argv is None else argv
     _set_dumpable(0)
     _preload()
-    inp, out = os.dup(0), os.dup(1)
+    inp, out = (int(argv[1]),) * 2 if argv[:1] == ["--fd"] else (os.dup(0), os.dup(1))
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
@@ -281,25 +284,49 @@ def _live_pids() -> list[int]:
 
 
 def _clear_scratch() -> bool:
-    """Empty /tmp and /dev/shm; False when something could not be removed."""
+    """Empty /tmp and /dev/shm (sparing bind mounts in them, and the folders leading to those);
+    False when something could not be removed."""
+    kept = _mount_points()
+    return all([_clear(root, kept) for root in SCRATCH])
+
+
+def _clear(folder: str, kept: frozenset[str]) -> bool:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return True
     clean = True
-    for root in SCRATCH:
-        try:
-            names = os.listdir(root)
-        except OSError:
+    for name in names:
+        path = os.path.join(folder, name)
+        if path in kept:
             continue
-        for name in names:
-            path = os.path.join(root, name)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, onerror=_make_writable)
-                else:
-                    os.unlink(path)
-            except OSError:
-                clean = False
-            if os.path.lexists(path):
-                clean = False
+        if any(k.startswith(path + "/") for k in kept):
+            clean = _clear(path, kept) and clean
+            continue
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, onerror=_make_writable)
+            else:
+                os.unlink(path)
+        except OSError:
+            clean = False
+        if os.path.lexists(path):
+            clean = False
     return clean
+
+
+def _mount_points() -> frozenset[str]:
+    """Mounts below the scratch folders (bwrap binds a problem folder under /tmp at its own path)."""
+    found = set()
+    try:
+        with open("/proc/self/mountinfo") as handle:
+            for line in handle:
+                point = line.split()[4].encode().decode("unicode_escape")  # octal escapes such as \040
+                if any(point.startswith(root + "/") for root in SCRATCH):
+                    found.add(point)
+    except (OSError, IndexError):
+        pass
+    return frozenset(found)
 
 
 def _make_writable(func, path, _exc) -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from sandboxes.errors import SandboxUnavailable
 
-ISOLATING = ("docker", "bwrap")
-ALL = ("docker", "bwrap", "process")
+ISOLATING = ("docker", "bwrap", "bwrap-cold")
+ALL = ("docker", "bwrap", "bwrap-cold", "process")  # bwrap: the warm pool; bwrap-cold: one bwrap per job
 
 
 def required() -> bool:
@@ -27,13 +27,13 @@ def build(name: str, **options):
             from sandboxes.container import DockerSandbox
 
             return DockerSandbox(**options)
-        if name == "bwrap":
+        if name in ("bwrap", "bwrap-cold"):
             from sandboxes.bwrap import BwrapSandbox, bwrap_works
 
             problem = bwrap_works()
             if problem:
                 raise SandboxUnavailable(problem)
-            return BwrapSandbox(**options)
+            return BwrapSandbox(warm=name == "bwrap", **options)
         from sandboxes.process import ProcessSandbox
 
         return ProcessSandbox(**options)

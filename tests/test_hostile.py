@@ -52,8 +52,9 @@ def load_cases() -> list[Case]:
         header = dict(
             line[2:].split(": ", 1) for line in code.splitlines() if line.startswith("# ") and ": " in line and line[2:].split(": ", 1)[0] in _KEYS
         )
-        backends = tuple(header.get("backends", " ".join(ALL)).split())
-        expect = {b: header.get(f"expect-{b}", header["expect"]) for b in ALL}
+        named = header.get("backends", " ".join(ALL)).split()
+        backends = tuple(dict.fromkeys(b for n in named for b in ((n, "bwrap-cold") if n == "bwrap" else (n,))))
+        expect = {b: header.get(f"expect-{b}", header.get(f"expect-{b.split('-')[0]}", header["expect"])) for b in ALL}
         cases.append(Case(path.stem, code, expect, backends))
     return cases
 
