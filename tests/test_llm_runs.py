@@ -74,9 +74,11 @@ def test_an_ensemble_run_accounts_every_call_by_model(cli, toy_problem, tmp_path
     toy = Toy()
     with FakeLLM({"gpt-good": toy.good, "claude-bad": toy.bad}) as server:
         config = write_config(tmp_path / "llm.toml", server)
-        code, out, err = cli("run", str(toy_problem), "--iterations", "12", "--config", str(config), "--name", "ens")
+        code, out, err = cli(
+            "run", str(toy_problem), "--iterations", "12", "--config", str(config), "--max-cost", "1", "--name", "ens"
+        )
     assert code == 0, err
-    assert "LLM spend: 12 calls" in out
+    assert "LLM spend: 12 calls" in out and "of $1.00 budget" in out
     summary = status_json(cli, "ens")
     assert summary["state"] == "finished" and summary["proposer_calls"] == 12
     models = {m["model"]: m for m in summary["models"]}
