@@ -21,10 +21,10 @@ from evolve.export import export_best
 from evolve.problem import load_problem
 from evolve.problems_index import find_problem, list_problems, shipped_root
 from evolve.report import run_summary
-from evolve.llm_config import build_llm, read_config_file
-from evolve.runs import RunHandle, check_keys, check_sandbox, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
+from evolve.llm_config import build_llm, read_config_file, replay_run_settings
+from evolve.runs import RunHandle, check_llm, check_sandbox, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
 from evolve.scoring import Scorer
-from evolve.ui import live_view, render_summary, spend_line
+from evolve.ui import live_view, render_summary, spend_summary
 from sandboxes.check import check_backends
 from sandboxes.container import docker_client
 from sandboxes.errors import SandboxUnavailable
@@ -61,7 +61,7 @@ def _console() -> Console:
 def run(
     problem: Annotated[str, typer.Argument(help="Problem folder, or the name of a shipped problem.")],
     iterations: Annotated[Optional[int], typer.Option(help="Proposals to make after the seed.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; with one worker a run replays exactly.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0); same seed and workers, same run.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Iterations in flight at once.")] = None,
     islands: Annotated[Optional[int], typer.Option(help="Number of islands.")] = None,
     sandbox: SandboxOpt = "auto",
@@ -101,6 +101,7 @@ def run(
             "memory_mb": defaults.memory_mb,
         },
         file_config.get("run", {}),
+        replay_run_settings(llm),
         {
             "llm": llm,
             "proposer": "llm" if llm else "offline",
@@ -118,7 +119,7 @@ def run(
             "timeout_seconds": timeout,
         },
     )
-    check_keys(config)
+    check_llm(config)
     check_sandbox(config.sandbox)
     if record and config.llm and config.llm.replay:
         raise UserError("--record with --model replay/...: a replay makes no calls to record")
@@ -159,11 +160,15 @@ def _resume(handle, iterations: int | None, max_time: float | None, budgets: dic
     if iterations is not None and iterations < done:
         raise UserError(f"--iterations {iterations} is below the {done} iterations run {handle.run.name} has done")
     changes = {"iterations": iterations, "max_time_seconds": max_time, **budgets}
-    if any(v is not None for v in changes.values()):
+    changed = any(v is not None for v in changes.values())
+    if changed:
         config = build_config(config.model_dump(), changes)
-        handle.store.set_config(handle.run.id, config.model_dump(mode="json"))
-    check_keys(config)
+    check_llm(config)
     check_sandbox(config.sandbox)
+    if record and config.llm and config.llm.replay:
+        raise UserError("--record on a replayed run: a replay makes no calls to record")
+    if changed:
+        handle.store.set_config(handle.run.id, config.model_dump(mode="json"))
     if handle.run.iterations_done >= config.iterations and handle.run.state == "finished":
         _console().print(f"run {handle.run.name} already finished {config.iterations} iterations (raise --iterations to go on)")
         return
@@ -182,7 +187,7 @@ def _drive(handle, prob, config: RunConfig, record: Path | None = None) -> None:
         f"(iteration {summary['best_iteration']}, held-out test {_num(summary['best_test_score'])})"
     )
     if config.llm is not None:
-        console.print(spend_line(status), soft_wrap=True, markup=False)
+        console.print(spend_summary(summary, config), soft_wrap=True, markup=False)
     console.print(f"run folder: {handle.run_dir}   next: evolve export {handle.run.name}")
     if result.state != "finished" and result.reason == "interrupted":
         console.print(f"continue with: evolve resume {handle.run.name}")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from evolve.config import RunConfig
-from evolve.errors import BudgetExhausted, ProblemError, ProposerError
+from evolve.errors import ProblemError, ProposerError, RunHalted
 from evolve.events import EventSink, IterationDone, Migrated, ReferenceScored, RunEnded, RunStarted
 from evolve.lineage import Lineage, dimensions
 from evolve.problem import Problem
@@ -86,6 +86,8 @@ class Controller:
         self._halt_at: int | None = None  # a budget refused this iteration: finish those before it
         self._halt_reason = ""
         self._paid: dict[int, ProposalRecord] = {}  # proposals made but not yet committed
+        self._proposing: set[int] = set()  # iterations inside a proposer call right now
+        self._dropped: list[asyncio.Task] = []  # cancelled after a halt, awaited at the end
 
     def request_stop(self, reason: str = "interrupted") -> None:
         """Stop dispatching, cancel what is in flight; committed iterations stay."""
@@ -246,20 +248,22 @@ class Controller:
                     break
                 for iteration in [i for i, t in tasks.items() if t.done()]:
                     result = tasks.pop(iteration).result()
-                    if result is None:
-                        self._halt(iteration, tasks, finished)
-                    else:
+                    if result is None and iteration not in self._paid:
+                        self._halt(iteration, finished)  # refused: no call was made
+                    elif result is not None and (self._halt_at is None or iteration < self._halt_at):
                         finished[iteration] = result
                 while self.lineage.applied + 1 in finished and not self._stop.is_set():
                     new = self._commit(*finished.pop(self.lineage.applied + 1))
                     launch([] if self._halt_at is not None else new)
-                if self._halt_at is not None and self.lineage.applied >= self._halt_at - 1:
-                    self.request_stop(self._halt_reason)
+                if self._halt_at is not None:
+                    self._drop_after_halt(tasks)
+                    if self.lineage.applied >= self._halt_at - 1 and not any(i > self._halt_at for i in tasks):
+                        self.request_stop(self._halt_reason)
         finally:
             stop_waiter.cancel()
             for task in tasks.values():
                 task.cancel()
-            for task in tasks.values():
+            for task in [*tasks.values(), *self._dropped]:
                 with contextlib.suppress(BaseException):
                     await task
             self._save_uncommitted()
@@ -268,13 +272,18 @@ class Controller:
         reason = "all iterations done" if complete and not self._stop_reason else self._stop_reason or "stopped"
         return RunResult("finished" if complete else "stopped", reason, done, self.lineage.best)
 
-    def _halt(self, iteration: int, tasks: dict[int, asyncio.Task], finished: dict) -> None:
-        """A budget refused `iteration`: cancel later ones, let earlier ones finish and commit."""
+    def _halt(self, iteration: int, finished: dict) -> None:
+        """The proposer refused `iteration`: earlier iterations finish and commit, later ones are dropped."""
         self._halt_at = iteration if self._halt_at is None else min(self._halt_at, iteration)
-        for later in [i for i in tasks if i > self._halt_at]:
-            tasks.pop(later).cancel()
         for later in [i for i in finished if i > self._halt_at]:
             del finished[later]
+
+    def _drop_after_halt(self, tasks: dict[int, asyncio.Task]) -> None:
+        """Cancel later iterations, except those inside a proposer call: a call being paid for
+        finishes, so its cost is stored (as an uncommitted proposal) rather than lost."""
+        for later in [i for i in tasks if i > self._halt_at and i not in self._proposing]:
+            self._dropped.append(tasks.pop(later))
+            self._dropped[-1].cancel()
 
     def _save_uncommitted(self) -> None:
         """Calls already paid for iterations that will not be committed stay on the books."""
@@ -326,16 +335,19 @@ class Controller:
         return candidate.score >= target if self.problem.objective.maximize else candidate.score <= target
 
     async def _iterate(self, plan: Plan) -> tuple[CandidateRecord, ProposalRecord] | None:
-        """One iteration's child, or None when a budget refused the call (the run then halts)."""
+        """One iteration's child, or None: the proposer halted the run, or a halt dropped this one."""
         request = build_request(plan, self.problem, self.config.seed)
         started = self.clock()
+        self._proposing.add(plan.iteration)
         try:
             proposal = await self.proposer.propose(request)
-        except BudgetExhausted as exc:
+        except RunHalted as exc:
             self._halt_reason = self._halt_reason or str(exc)
             return None
         except ProposerError as exc:
             proposal = Proposal(code=None, proposer=self.proposer.name, failure="proposer_error", detail=str(exc))
+        finally:
+            self._proposing.discard(plan.iteration)
         latency = proposal.latency_s or (self.clock() - started)
         record = ProposalRecord(
             proposer=proposal.proposer,
@@ -352,5 +364,7 @@ class Controller:
             priced=proposal.priced,
         )
         self._paid[plan.iteration] = record
+        if self._halt_at is not None and plan.iteration > self._halt_at:
+            return None  # a halt came while this call ran: keep the call, skip the evaluation
         candidate = await make_child(plan, proposal, self.lineage, self.scorer, self.problem)
         return candidate, record

@@ -38,8 +38,19 @@ class ProposerError(EvolveError):
     """A proposer failed to produce a child (provider down, budget gone...)."""
 
 
-class BudgetExhausted(ProposerError):
+class RunHalted(ProposerError):
+    """The proposer cannot go on (a budget, the end of a replayed cassette): the run stops cleanly.
+
+    Iterations before the refused one still finish and commit; `resume` continues from it.
+    """
+
+
+class BudgetExhausted(RunHalted):
     """The next call could exceed a cost or token budget: the run stops cleanly before making it."""
+
+
+class ReplayExhausted(RunHalted):
+    """The cassette has no answer for this call: the replay diverged from the recording or ran past it."""
 
 
 class ProviderError(ProposerError):

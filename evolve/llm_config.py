@@ -36,8 +36,12 @@ def read_config_file(path: Path) -> dict:
 def build_llm(layers: list[dict], models: list[str], selection: str | None, base_url: str | None) -> LlmSettings | None:
     """None when no layer names a model (the run uses the offline mutator)."""
     merged: dict = {}
-    for layer in layers:
-        merged.update(layer)
+    for layer in layers:  # tables (prices, operators, retry) merge key by key; lists are replaced
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
     replays = [m for m in models if m.startswith(REPLAY_PREFIX)]
     if replays:
         if len(models) > 1:
@@ -54,6 +58,13 @@ def build_llm(layers: list[dict], models: list[str], selection: str | None, base
             return _replay_settings(Path(merged["replay"]))
         return None
     return _validate(merged)
+
+
+def replay_run_settings(settings: LlmSettings | None) -> dict:
+    """For a replay: the recorded run's seed, workers, islands... (explicit options still win)."""
+    if settings is None or not settings.replay:
+        return {}
+    return dict(read_header(Path(settings.replay)).get("run") or {})
 
 
 def _replay_settings(path: Path) -> LlmSettings:

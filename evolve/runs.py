@@ -107,17 +107,21 @@ def check_sandbox(name: str) -> None:
         raise UserError(f"sandbox {name}: {exc}") from exc
 
 
-def make_proposer(config: RunConfig, problem: Problem, spent: dict | None = None, record: Path | None = None) -> Proposer:
+REPLAYED_SETTINGS = ("seed", "workers", "islands", "migration_interval", "iterations", "exploration_ratio",
+                     "exploitation_ratio", "inspirations", "archive_size")
+
+
+def make_proposer(config: RunConfig, problem: Problem, handle: RunHandle, record: Path | None = None) -> Proposer:
     """The offline mutator, or the LLM ensemble (live, or replaying a cassette) with its ledger."""
     if config.llm is None:
         return OfflineMutator()
     settings = config.llm
-    spent = spent or {}
+    spent = handle.store.proposal_totals(handle.run.id)
     ledger = Ledger(
         config.max_cost_usd,
         config.max_tokens,
-        float(spent.get("cost_usd", 0.0)),
-        int(spent.get("tokens_in", 0)) + int(spent.get("tokens_out", 0)),
+        float(spent["cost_usd"]),
+        int(spent["tokens_in"]) + int(spent["tokens_out"]),
     )
     prompts = PromptBuilder(problem.name, problem.description, problem.objective.metric, problem.objective.maximize, problem.root)
     prices = PriceTable.load(settings.prices)
@@ -126,17 +130,28 @@ def make_proposer(config: RunConfig, problem: Problem, spent: dict | None = None
     from evolve.proposers.llm.providers import make_client  # the SDKs are slow to import
 
     clients = {spec.name: make_client(spec) for spec in settings.models}
-    header = {"settings": settings.model_dump(mode="json", exclude={"replay"})}
-    recorder = Recorder(record, header) if record else None
+    header = {
+        "run_name": handle.run.name,
+        "settings": settings.model_dump(mode="json", exclude={"replay"}),
+        "run": {k: getattr(config, k) for k in REPLAYED_SETTINGS},
+    }
+    resuming = handle.store.candidate_at(handle.run.id, 0) is not None
+    recorder = Recorder(record, header, resume=resuming) if record else None
     return LlmProposer(settings, prompts, prices, ledger, clients=clients, recorder=recorder)
 
 
-def check_keys(config: RunConfig) -> None:
-    """Fail before a run is created when a live model's API key is missing from the environment."""
+def check_llm(config: RunConfig) -> None:
+    """Before a run starts: every live model has its key, and a cost budget has prices to count."""
     if config.llm is None or config.llm.replay:
         return
+    prices = PriceTable.load(config.llm.prices)
     for spec in config.llm.models:
         api_key(spec, dict(os.environ))
+        if config.max_cost_usd is not None and prices.price(spec.name) is None:
+            raise ConfigError(
+                f"--max-cost needs a price for {spec.name}, which the shipped table lacks: "
+                f'add it under [llm.prices], e.g. "{spec.name}" = [input_usd_per_m, output_usd_per_m]'
+            )
 
 
 @contextmanager
@@ -159,8 +174,12 @@ async def execute(
     Callers that may race another process for the same run hold `run_lock` around this.
     `record` appends every LLM call to that cassette file.
     """
-    proposer = make_proposer(config, problem, handle.store.proposal_totals(handle.run.id), record)
-    sandbox = make_sandbox(config.sandbox)
+    proposer = make_proposer(config, problem, handle, record)
+    try:
+        sandbox = make_sandbox(config.sandbox)
+    except BaseException:
+        await proposer.aclose()
+        raise
     controller = Controller(
         run=handle.run,
         problem=problem,

@@ -72,16 +72,23 @@ def render(status: RunStatus) -> RenderableType:
 
 
 def spend_line(status: RunStatus) -> str:
-    """LLM calls, tokens and dollars against the budgets; cost per improvement once there is one."""
+    """LLM calls, tokens and dollars so far against the budgets (the live view)."""
     cost = f"${status.spent_usd:.4f}"
     if status.max_cost_usd is not None:
-        cost += f" of ${status.max_cost_usd:.2f} budget"
+        cost += f" of ${status.max_cost_usd:.4g} budget"
     tokens = f"{status.spent_tokens:,} tokens"
     if status.max_tokens is not None:
         tokens += f" of {status.max_tokens:,}"
-    line = f"LLM spend: {status.calls} calls, {tokens}, {cost}"
-    if status.improvements:
-        line += f", ${status.spent_usd / status.improvements:.4f} per improvement"
+    return f"LLM spend: {status.calls} calls, {tokens}, {cost}"
+
+
+def spend_summary(s: dict, config) -> str:
+    """The run's whole LLM spend from the store (every session, uncommitted calls included)."""
+    line = f"LLM spend: {s['proposer_calls']} calls, {s['tokens_in'] + s['tokens_out']:,} tokens, ${s['cost_usd']:.4f}"
+    if config.max_cost_usd is not None:
+        line += f" of ${config.max_cost_usd:.4g} budget"
+    if s.get("cost_per_improvement") is not None:
+        line += f", ${s['cost_per_improvement']:.4f} per improvement ({s['improvements']} improvements)"
     return line
 
 

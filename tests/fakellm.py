@@ -32,6 +32,7 @@ class Reply:
     text: str
     tokens_in: int | None = None  # default: len(prompt) // 4
     tokens_out: int | None = None  # default: len(text) // 4
+    truncated: bool = False  # finish as if the output token cap was hit
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _success(call: Call, reply: Reply) -> dict:
             "object": "chat.completion",
             "created": 0,
             "model": call.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "length" if reply.truncated else "stop"}],
             "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out, "total_tokens": tokens_in + tokens_out},
         }
     return {
@@ -178,7 +179,7 @@ def _success(call: Call, reply: Reply) -> dict:
         "role": "assistant",
         "model": call.model,
         "content": [{"type": "text", "text": reply.text}] if reply.text else [],
-        "stop_reason": "end_turn",
+        "stop_reason": "max_tokens" if reply.truncated else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out},
     }

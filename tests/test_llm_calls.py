@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import random
 import time
 
@@ -138,3 +139,12 @@ def test_a_missing_key_is_a_config_error_naming_the_variable():
 def test_provider_errors_say_whether_to_retry():
     assert ProviderError("rate_limited", "x").retryable
     assert not ProviderError("bad_request", "x").retryable
+
+
+def test_error_text_never_carries_the_key():
+    leak = f"Incorrect API key provided: {ENV['OPENAI_API_KEY']}; also sk-proj-****abcd"
+    with FakeLLM(scripted(Fault(401, message=leak))) as server:
+        result = asyncio.run(complete(spec(server, "openai")))
+    text = str(result.error) + json.dumps([a.to_json() for a in result.attempts])
+    assert "Incorrect API key provided" in text
+    assert ENV["OPENAI_API_KEY"] not in text and "abcd" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections import Counter
@@ -124,15 +125,35 @@ def test_prices_come_from_the_table_with_overrides_and_wildcards():
 
 
 def test_the_ledger_refuses_a_call_whose_worst_case_could_break_a_budget():
-    ledger = Ledger(max_cost_usd=1.0, max_tokens=None, spent_usd=0.5)
-    held = ledger.reserve(0.4, 100)
-    with pytest.raises(BudgetExhausted, match="cost budget"):
-        ledger.reserve(0.2, 100)  # 0.5 spent + 0.4 held + 0.2 > 1.0
-    ledger.settle(held, 0.1, 50)
-    ledger.reserve(0.3, 100)
-    tokens = Ledger(None, max_tokens=1000, spent_tokens=900)
-    with pytest.raises(BudgetExhausted, match="token budget"):
-        tokens.reserve(0.0, 101)
+    async def scenario():
+        ledger = Ledger(max_cost_usd=1.0, max_tokens=None, spent_usd=0.5)
+        held = await ledger.reserve(0.4, 100)
+        waiting = asyncio.ensure_future(ledger.reserve(0.2, 100))  # 0.5 + 0.4 held + 0.2 > 1.0: waits
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        await ledger.settle(held, 0.1, 50)  # the held call cost less than its worst case
+        second = await waiting
+        assert ledger.spent_usd == pytest.approx(0.6)
+        await ledger.settle(second, 0.2, 50)
+        with pytest.raises(BudgetExhausted, match="cost budget"):
+            await ledger.reserve(0.3, 100)  # 0.8 spent + 0.3 > 1.0 with nothing else in flight
+        tokens = Ledger(None, max_tokens=1000, spent_tokens=900)
+        with pytest.raises(BudgetExhausted, match="token budget"):
+            await tokens.reserve(0.0, 101)
+
+    asyncio.run(scenario())
+
+
+def test_llm_layers_merge_tables_key_by_key_and_reject_negative_prices():
+    from evolve.llm_config import build_llm
+
+    problem = {"models": [{"name": "openai/a"}], "prices": {"openai/a": [1, 2]}, "operators": {"diff": 1.0}}
+    file = {"prices": {"openai/b": [3, 4]}, "operators": {"rewrite": 0.5}}
+    merged = build_llm([problem, file], [], None, None)
+    assert set(merged.prices) == {"openai/a", "openai/b"}
+    assert (merged.operators.diff, merged.operators.rewrite) == (1.0, 0.5)
+    with pytest.raises(ConfigError, match="negative"):
+        build_llm([{"models": [{"name": "openai/a"}], "prices": {"openai/a": [-1, 2]}}], [], None, None)
 
 
 def test_model_arguments_parse_weights():
@@ -152,6 +173,15 @@ def test_a_cassette_survives_a_torn_last_line_and_rejects_foreign_files(tmp_path
     cassette = Cassette(path)
     assert len(cassette) == 1 and cassette.lookup(1, "h1").reply.text == "t" and cassette.lookup(2, "h1") is None
     assert json.loads(path.read_text().splitlines()[1])["user"] == "u"
+
+    with pytest.raises(ConfigError, match="already holds a recording"):
+        Recorder(path, {"settings": {}})  # a new run never appends to an old recording
+    with pytest.raises(ConfigError, match="another run"):
+        Recorder(path, {"settings": {"x": 1}}, resume=True)
+    again = Recorder(path, {"settings": {}}, resume=True)  # the same run, resumed after a crash
+    again.add(Recorded(2, "openai/a", "h2", ChatReply("u", 1, 1), None, "", (), 0.1, True, 0.1), chat)
+    again.close()
+    assert Cassette(path).lookup(2, "h2").reply.text == "u"
     foreign = tmp_path / "other.jsonl"
     foreign.write_text('{"hello": 1}\n')
     with pytest.raises(ConfigError, match="not an evolve cassette"):

@@ -78,7 +78,7 @@ def test_an_ensemble_run_accounts_every_call_by_model(cli, toy_problem, tmp_path
             "run", str(toy_problem), "--iterations", "12", "--config", str(config), "--max-cost", "1", "--name", "ens"
         )
     assert code == 0, err
-    assert "LLM spend: 12 calls" in out and "of $1.00 budget" in out
+    assert "LLM spend: 12 calls" in out and "of $1 budget" in out
     summary = status_json(cli, "ens")
     assert summary["state"] == "finished" and summary["proposer_calls"] == 12
     models = {m["model"]: m for m in summary["models"]}
@@ -102,7 +102,8 @@ def test_a_small_cost_budget_stops_the_run_before_it_is_exceeded(cli, toy_proble
     with FakeLLM({"gpt-good": toy.good, "claude-bad": toy.bad}) as server:
         config = write_config(tmp_path / "llm.toml", server)
         code, out, err = cli(
-            "run", str(toy_problem), "--iterations", "50", "--config", str(config), "--max-cost", str(budget), "--name", "cheap"
+            "run", str(toy_problem), "--iterations", "50", "--workers", "3", "--config", str(config),
+            "--max-cost", str(budget), "--name", "cheap",
         )
     assert code == 0, err
     summary = status_json(cli, "cheap")
@@ -114,7 +115,8 @@ def test_a_small_cost_budget_stops_the_run_before_it_is_exceeded(cli, toy_proble
         (estimate_tokens(p) * PRICES[m][0] + 300 * PRICES[m][1]) / 1e6 for p in prompts for m in (GOOD, BAD)
     )
     assert summary["cost_usd"] + worst_call > budget  # it did not stop early either
-    assert summary["iterations_done"] == summary["proposer_calls"] < 50
+    assert summary["iterations_done"] < 50
+    assert summary["proposer_calls"] == len(server.calls)  # every call made, even for dropped iterations, is on the books
 
 
 def test_a_token_budget_stops_the_run_and_resume_with_a_larger_one_goes_on(cli, toy_problem, tmp_path):
@@ -179,10 +181,7 @@ def test_replay_reproduces_the_recorded_lineage_without_a_network(cli, toy_probl
             "--config", str(config), "--record", str(cassette), "--name", "live",
         )
         assert code == 0, err
-    code, _, err = cli(
-        "run", str(toy_problem), "--iterations", "14", "--seed", "5", "--workers", "2",
-        "--model", f"replay/{cassette}", "--name", "again",
-    )
+    code, _, err = cli("run", str(toy_problem), "--model", f"replay/{cassette}", "--name", "again")  # seed etc. from the cassette
     assert code == 0, err
     recorded, replayed = lineage(tmp_path, "live"), lineage(tmp_path, "again")
     assert len(recorded) == 15 and replayed == recorded
@@ -191,6 +190,10 @@ def test_replay_reproduces_the_recorded_lineage_without_a_network(cli, toy_probl
     db = sqlite3.connect(tmp_path / "runs" / "again" / "evolve.db")
     attempts = [json.loads(a) for (a,) in db.execute("SELECT attempts FROM proposals WHERE model = ?", (BAD,))]
     assert any(len(a) > 1 and a[0]["outcome"] == "rate_limited" for a in attempts)  # retries were recorded
+    code, out, err = cli("run", str(toy_problem), "--model", f"replay/{cassette}", "--iterations", "20", "--name", "past")
+    assert code == 0, err
+    assert "replay stopped" in out and "no call for iteration 15" in out
+    assert status_json(cli, "past")["iterations_done"] == 14 and lineage(tmp_path, "past") == recorded
 
 
 def test_the_bandit_shifts_calls_toward_the_model_that_improves(cli, toy_problem, tmp_path):
@@ -207,14 +210,15 @@ def test_the_bandit_shifts_calls_toward_the_model_that_improves(cli, toy_problem
 def test_bad_answers_are_stored_as_failed_proposals_with_their_reason(cli, toy_problem, tmp_path):
     outside = "Return the optimum directly.\n<<<<<<< SEARCH\n    return a, b, c\n=======\n    return 3.7, -1.2, 0.5\n>>>>>>> REPLACE\n"
     answers = iter(
-        [Reply("no code here"), Reply(outside), Reply(""), Fault(500), Fault(500), Fault(500), Fault(400)]
+        [Reply("no code here"), Reply(outside), Reply(""), Fault(500), Fault(500), Fault(500), Fault(400),
+         Reply("<<<<<<< SEARCH\n    a = 1.0\n=====", truncated=True)]
     )
     with FakeLLM(lambda call: next(answers)) as server:
         config = write_config(tmp_path / "llm.toml", server, models=(GOOD,))
-        code, _, err = cli("run", str(toy_problem), "--iterations", "5", "--config", str(config), "--name", "bad")
+        code, _, err = cli("run", str(toy_problem), "--iterations", "6", "--config", str(config), "--name", "bad")
     assert code == 0, err
     reasons = [r[2] for r in lineage(tmp_path, "bad")[1:]]
-    assert reasons == ["no_code", "outside_block", "empty_response", "llm_server_error", "llm_bad_request"]
+    assert reasons == ["no_code", "outside_block", "empty_response", "llm_server_error", "llm_bad_request", "truncated"]
 
 
 def test_api_keys_never_reach_the_store_the_cassette_the_exports_or_the_output(cli, toy_problem, tmp_path):
@@ -270,6 +274,7 @@ def test_a_missing_api_key_is_one_line_and_creates_no_run(cli, toy_problem, tmp_
         (["--model", "openai/x=-1"], "weight"),
         (["--model", "replay/missing.jsonl"], "cannot read cassette"),
         (["--selection", "best", "--model", "ollama/qwen"], "selection"),
+        (["--model", "openai/gpt-9-unknown", "--max-cost", "5"], "needs a price for openai/gpt-9-unknown"),
     ],
 )
 def test_bad_model_options_are_one_line_and_exit_2(cli, toy_problem, args, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from evolve.errors import BudgetExhausted
@@ -29,25 +30,41 @@ class Ledger:
         self.spent_tokens = spent_tokens
         self._held_usd = 0.0
         self._held_tokens = 0
+        self._in_flight = 0  # counted, not inferred from the float sums (rounding never reaches 0)
+        self._changed = asyncio.Condition()
 
-    def reserve(self, cost_usd: float, tokens: int) -> Reservation:
-        """Hold a call's worst case, or raise BudgetExhausted if it might not fit."""
+    async def reserve(self, cost_usd: float, tokens: int) -> Reservation:
+        """Hold a call's worst case. If it does not fit while other calls are in flight, wait for
+        them to settle (they usually cost far less than their worst case); raise BudgetExhausted
+        once it cannot fit even with nothing else held."""
+        async with self._changed:
+            while (refusal := self._refusal(cost_usd, tokens)) is not None:
+                if self._in_flight == 0:
+                    raise BudgetExhausted(refusal)
+                await self._changed.wait()
+            self._held_usd += cost_usd
+            self._held_tokens += tokens
+            self._in_flight += 1
+            return Reservation(cost_usd, tokens)
+
+    def _refusal(self, cost_usd: float, tokens: int) -> str | None:
         if self.max_cost_usd is not None and self.spent_usd + self._held_usd + cost_usd > self.max_cost_usd:
-            raise BudgetExhausted(
+            return (
                 f"cost budget reached: ${self.spent_usd:.4f} spent of ${self.max_cost_usd:.4f}; "
                 f"the next call could cost up to ${cost_usd:.4f}"
             )
         if self.max_tokens is not None and self.spent_tokens + self._held_tokens + tokens > self.max_tokens:
-            raise BudgetExhausted(
+            return (
                 f"token budget reached: {self.spent_tokens} spent of {self.max_tokens}; "
                 f"the next call could use up to {tokens}"
             )
-        self._held_usd += cost_usd
-        self._held_tokens += tokens
-        return Reservation(cost_usd, tokens)
+        return None
 
-    def settle(self, reservation: Reservation, cost_usd: float, tokens: int) -> None:
-        self._held_usd -= reservation.cost_usd
-        self._held_tokens -= reservation.tokens
-        self.spent_usd += cost_usd
-        self.spent_tokens += tokens
+    async def settle(self, reservation: Reservation, cost_usd: float, tokens: int) -> None:
+        async with self._changed:
+            self._in_flight -= 1
+            self._held_usd = 0.0 if self._in_flight == 0 else self._held_usd - reservation.cost_usd
+            self._held_tokens -= reservation.tokens
+            self.spent_usd += cost_usd
+            self.spent_tokens += tokens
+            self._changed.notify_all()

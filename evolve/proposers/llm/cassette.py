@@ -75,20 +75,33 @@ class Recorded:
 
 
 class Recorder:
-    """Appends calls as they finish, flushed line by line so a crash loses at most one call."""
+    """Appends calls as they finish, flushed line by line so a crash loses at most one call.
 
-    def __init__(self, path: Path, header: dict):
+    A new run refuses a file that already holds calls; a resumed run appends to its own cassette
+    only (same header), after cutting off a line a crash left half-written.
+    """
+
+    def __init__(self, path: Path, header: dict, resume: bool = False):
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fresh = not path.exists() or path.stat().st_size == 0
             if not fresh:
-                read_header(path)  # appending (e.g. on resume) only to a cassette of ours
+                self._check_appendable(path, header, resume)
+                _cut_torn_tail(path)
             self._file = open(path, "a", encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot record to {path}: {exc.strerror or exc}") from None
         if fresh:
             self._write({"cassette": FORMAT, **header})
+
+    @staticmethod
+    def _check_appendable(path: Path, header: dict, resume: bool) -> None:
+        existing = read_header(path)
+        if not resume:
+            raise ConfigError(f"{path} already holds a recording; record a new run to a new file")
+        if existing.get("run_name") != header.get("run_name") or existing.get("settings") != header.get("settings"):
+            raise ConfigError(f"{path} holds another run's recording (or other [llm] settings); use a new file")
 
     def add(self, call: Recorded, request: ChatRequest) -> None:
         self._write(call.to_json(request))
@@ -99,6 +112,14 @@ class Recorder:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Drop a last line without its newline (a crash mid-write), so appends start on a new line."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
 
 
 def read_header(path: Path) -> dict:

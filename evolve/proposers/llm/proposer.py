@@ -7,11 +7,12 @@ call whose worst case would break a budget, so the controller can stop the run c
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import dataclass
 
-from evolve.errors import PatchError, ProviderError
+from evolve.errors import PatchError, ReplayExhausted
 from evolve.proposers.base import Feedback, Proposal, ProposalRequest
 from evolve.proposers.llm.budget import Ledger, estimate_tokens
 from evolve.proposers.llm.cassette import Cassette, Recorded, Recorder, request_hash
@@ -22,6 +23,9 @@ from evolve.proposers.llm.prompting import PromptBuilder
 from evolve.proposers.llm.retry import CallResult, call_with_retries
 from evolve.proposers.llm.specs import LlmSettings, ModelSpec
 from evolve.proposers.llm.wire import ChatClient, ChatRequest
+
+
+TRUNCATED = frozenset({"length", "max_tokens"})  # OpenAI's and Anthropic's "ran out of output tokens"
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ class LlmProposer:
         operator = choose_operator(self.settings.operators, request, rng)
         chat = self.prompts.build(operator, request)
         estimated_in = estimate_tokens(chat.system + chat.user)
-        reservation = self.ledger.reserve(
+        reservation = await self.ledger.reserve(
             self.prices.cost(spec.name, estimated_in, spec.max_tokens), estimated_in + spec.max_tokens
         )
         answer = None
@@ -79,7 +83,7 @@ class LlmProposer:
         finally:
             reply = answer.result.reply if answer else None
             tokens = reply.tokens_in + reply.tokens_out if reply else 0
-            self.ledger.settle(reservation, answer.cost_usd if answer else 0.0, tokens)
+            await asyncio.shield(self.ledger.settle(reservation, answer.cost_usd if answer else 0.0, tokens))
         return self._proposal(request, spec, operator, chat, answer)
 
     async def _answer(self, iteration: int, spec: ModelSpec, chat: ChatRequest, rng: random.Random) -> Answer:
@@ -106,8 +110,10 @@ class LlmProposer:
     def _replayed(self, iteration: int, spec: ModelSpec, digest: str) -> Answer:
         call = self._cassette.lookup(iteration, digest)
         if call is None:
-            error = ProviderError("replay_miss", f"cassette has no call for iteration {iteration} with this prompt and {spec.name}")
-            return Answer(CallResult(None, (), error), 0.0, True, 0.0)
+            raise ReplayExhausted(
+                f"replay stopped: {self._cassette.path} has no call for iteration {iteration} with this prompt and "
+                f"{spec.name} (the recording ended there, or this run differs from it: same --seed and --workers?)"
+            )
         error = ProviderError(call.error_kind, call.error) if call.error_kind else None
         return Answer(CallResult(call.reply, call.attempts, error), call.cost_usd, call.priced, call.latency_s)
 
@@ -131,6 +137,9 @@ class LlmProposer:
         try:
             code = child_from_answer(operator, request.parent.code, reply.text)
         except PatchError as exc:
+            if reply.finish_reason in TRUNCATED:
+                detail = f"the answer hit the output cap ({spec.max_tokens} tokens; raise max_tokens): {exc}"
+                return Proposal(code=None, response=reply.text, failure="truncated", detail=detail, **record)
             return Proposal(code=None, response=reply.text, failure=exc.reason, detail=str(exc), **record)
         return Proposal(code=code, response=reply.text, summary=f"{operator}: {summary_of(reply.text)}", **record)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 
 import anthropic
 import openai
@@ -27,6 +28,16 @@ def make_client(spec: ModelSpec, environ: dict[str, str] | None = None) -> ChatC
     return OpenAIClient(spec, key)
 
 
+_KEY_LIKE = re.compile(r"\b(sk|key|pk)-[A-Za-z0-9_*\-]{6,}")
+
+
+def redact(error: ProviderError, key: str) -> ProviderError:
+    """Error text may quote the request or a masked key: keep neither in the store or cassette."""
+    message = str(error).replace(key, "***") if key else str(error)
+    message = _KEY_LIKE.sub(r"\1-***", message)
+    return ProviderError(error.kind, message, error.retry_after, error.status)
+
+
 def _translate(exc: BaseException, module) -> ProviderError:
     if isinstance(exc, module.APITimeoutError):
         return ProviderError("timeout", f"timed out: {exc}")
@@ -42,11 +53,18 @@ class OpenAIClient:
 
     def __init__(self, spec: ModelSpec, key: str):
         self._spec = spec
+        self._key = key
         self._sdk = openai.AsyncOpenAI(
             api_key=key, base_url=spec.endpoint, timeout=spec.timeout_seconds, max_retries=0
         )
 
     async def complete(self, request: ChatRequest) -> ChatReply:
+        try:
+            return await self._complete(request)
+        except ProviderError as exc:
+            raise redact(exc, self._key) from None
+
+    async def _complete(self, request: ChatRequest) -> ChatReply:
         spec = self._spec
         limit_field = "max_completion_tokens" if spec.preset.kind == "openai" else "max_tokens"
         extra = {limit_field: spec.max_tokens}
@@ -91,11 +109,18 @@ class AnthropicClient:
 
     def __init__(self, spec: ModelSpec, key: str):
         self._spec = spec
+        self._key = key
         self._sdk = anthropic.AsyncAnthropic(
             api_key=key, base_url=spec.endpoint, timeout=spec.timeout_seconds, max_retries=0
         )
 
     async def complete(self, request: ChatRequest) -> ChatReply:
+        try:
+            return await self._complete(request)
+        except ProviderError as exc:
+            raise redact(exc, self._key) from None
+
+    async def _complete(self, request: ChatRequest) -> ChatReply:
         spec = self._spec
         # Newer SDKs dropped the temperature parameter; the API still takes it in the body.
         extra = {} if spec.temperature is None else {"extra_body": {"temperature": spec.temperature}}

@@ -124,6 +124,13 @@ class LlmSettings(BaseModel):
     replay: str | None = Field(default=None, description="answer from this cassette instead of the network")
 
     @model_validator(mode="after")
+    def _prices_not_negative(self) -> "LlmSettings":
+        for name, pair in self.prices.items():
+            if min(pair) < 0:
+                raise ValueError(f"price of {name} is negative: {list(pair)}")
+        return self
+
+    @model_validator(mode="after")
     def _unique(self) -> "LlmSettings":
         names = [m.name for m in self.models]
         if len(set(names)) != len(names):
