@@ -10,7 +10,6 @@ which the host reads from the cgroup. Destroying kills bwrap's process group and
 from __future__ import annotations
 
 import asyncio
-import os
 import resource
 import socket
 import time

@@ -15,7 +15,6 @@ score of a job from the candidate's own process (that is the AST guard's job).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import secrets

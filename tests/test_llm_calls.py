@@ -9,7 +9,7 @@ import random
 import time
 
 import pytest
-from fakellm import Call, Fault, FakeLLM, Hang, Malformed, Reply
+from fakellm import Fault, FakeLLM, Hang, Malformed, Reply
 
 from evolve.errors import ConfigError, ProviderError
 from evolve.proposers.llm.keys import api_key

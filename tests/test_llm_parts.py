@@ -6,7 +6,6 @@ import asyncio
 import json
 import random
 from collections import Counter
-from pathlib import Path
 
 import pytest
 

@@ -12,7 +12,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from evolve.errors import PatchError, ReplayExhausted
+from evolve.errors import PatchError, ProviderError, ReplayExhausted
 from evolve.proposers.base import Feedback, Proposal, ProposalRequest
 from evolve.proposers.llm.budget import Ledger, estimate_tokens
 from evolve.proposers.llm.cassette import Cassette, Recorded, Recorder, request_hash
