@@ -187,3 +187,34 @@ def test_a_cassette_survives_a_torn_last_line_and_rejects_foreign_files(tmp_path
         Cassette(foreign)
     with pytest.raises(ConfigError, match="not an evolve cassette"):
         Recorder(foreign, {})
+
+
+def test_a_recorded_failed_call_replays_as_the_same_failure(tmp_path, toy_problem):
+    from fakellm import Fault, FakeLLM
+
+    from evolve.proposers.llm.proposer import LlmProposer
+    from evolve.proposers.llm.providers import make_client
+    from evolve.proposers.llm.specs import LlmSettings, RetryPolicy
+
+    problem = load_problem(toy_problem)
+    prompts = PromptBuilder(problem.name, problem.description, "score", True, problem.root)
+    req = ProposalRequest(iteration=4, island=0, parent=ProgramView(1, problem.seed_code, 78.5), inspirations=(), seed="s")
+    with FakeLLM(lambda call: Fault(503)) as server:
+        spec = ModelSpec(name="openai/m", base_url=server.openai_url, timeout_seconds=5)
+        settings = LlmSettings(models=(spec,), retry=RetryPolicy(max_attempts=2, base_seconds=0.01))
+        cassette = tmp_path / "c.jsonl"
+        live = LlmProposer(
+            settings, prompts, PriceTable.load(), Ledger(None, None),
+            clients={spec.name: make_client(spec, {"OPENAI_API_KEY": "k"})}, recorder=Recorder(cassette, {"settings": {}}),
+        )
+        async def once():
+            try:
+                return await live.propose(req)
+            finally:
+                await live.aclose()
+
+        recorded = asyncio.run(once())
+    replay = LlmProposer(settings, prompts, PriceTable.load(), Ledger(None, None), cassette=Cassette(cassette))
+    replayed = asyncio.run(replay.propose(req))
+    assert recorded.failure == replayed.failure == "llm_server_error"
+    assert len(recorded.attempts) == len(replayed.attempts) == 2 and replayed.detail == recorded.detail
