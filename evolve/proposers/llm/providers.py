@@ -48,7 +48,22 @@ def _translate(exc: BaseException, module) -> ProviderError:
     return ProviderError("bad_response", f"unusable response: {type(exc).__name__}: {str(exc)[:200]}")
 
 
-class OpenAIClient:
+class _Client:
+    """What both clients share: the key never leaves in an error message."""
+
+    _key: str
+
+    async def complete(self, request: ChatRequest) -> ChatReply:
+        try:
+            return await self._complete(request)
+        except ProviderError as exc:
+            raise redact(exc, self._key) from None
+
+    async def _complete(self, request: ChatRequest) -> ChatReply:
+        raise NotImplementedError
+
+
+class OpenAIClient(_Client):
     """Chat completions; `openai/...` uses max_completion_tokens, compatible servers max_tokens."""
 
     def __init__(self, spec: ModelSpec, key: str):
@@ -57,12 +72,6 @@ class OpenAIClient:
         self._sdk = openai.AsyncOpenAI(
             api_key=key, base_url=spec.endpoint, timeout=spec.timeout_seconds, max_retries=0
         )
-
-    async def complete(self, request: ChatRequest) -> ChatReply:
-        try:
-            return await self._complete(request)
-        except ProviderError as exc:
-            raise redact(exc, self._key) from None
 
     async def _complete(self, request: ChatRequest) -> ChatReply:
         spec = self._spec
@@ -104,7 +113,7 @@ class OpenAIClient:
         await self._sdk.close()
 
 
-class AnthropicClient:
+class AnthropicClient(_Client):
     """Messages API; the text of every text block, in order."""
 
     def __init__(self, spec: ModelSpec, key: str):
@@ -113,12 +122,6 @@ class AnthropicClient:
         self._sdk = anthropic.AsyncAnthropic(
             api_key=key, base_url=spec.endpoint, timeout=spec.timeout_seconds, max_retries=0
         )
-
-    async def complete(self, request: ChatRequest) -> ChatReply:
-        try:
-            return await self._complete(request)
-        except ProviderError as exc:
-            raise redact(exc, self._key) from None
 
     async def _complete(self, request: ChatRequest) -> ChatReply:
         spec = self._spec
