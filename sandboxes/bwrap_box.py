@@ -20,7 +20,7 @@ from sandboxes.cgroups import JobCgroup
 from sandboxes.errors import SandboxUnavailable
 from sandboxes.pool_server import READY
 from sandboxes.process import _capped, _drain, _kill_group, _Tail
-from sandboxes.warm import MAX_HEADER, BoxBroken, Reply, decode_reply, reply_size, request_bytes
+from sandboxes.warm import BoxBroken, Reply, decode_reply, read_exact, read_line, reply_size, request_bytes
 
 # Holds bwrap until the host has set its rlimits and cgroup (see bwrap.py); the channel fd follows.
 HOLD = 'read -r _ && exec "$0" "$@"'
@@ -126,20 +126,10 @@ class WarmBox:
             transport.close()
 
     async def _read_line(self, deadline: float) -> bytes:
-        while (end := self.buffer.find(b"\n")) < 0:
-            if len(self.buffer) > MAX_HEADER:
-                raise BoxBroken(f"unexpected bytes from the sandbox: {bytes(self.buffer[:80])!r}")
-            await self._receive(deadline)
-        line = bytes(self.buffer[:end])
-        del self.buffer[: end + 1]
-        return line
+        return await read_line(self.buffer, self._receive, deadline, "the sandbox")
 
     async def _read_exact(self, size: int, deadline: float) -> bytes:
-        while len(self.buffer) < size:
-            await self._receive(deadline)
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
+        return await read_exact(self.buffer, size, self._receive, deadline)
 
     async def _receive(self, deadline: float) -> None:
         remaining = deadline - time.monotonic()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sandboxes.base import Limits
 from sandboxes.errors import SandboxUnavailable
 from sandboxes.pool_server import READY
-from sandboxes.warm import MAX_HEADER, BoxBroken, Reply, decode_reply, reply_size, request_bytes
+from sandboxes.warm import BoxBroken, Reply, decode_reply, read_exact, read_line, reply_size, request_bytes
 
 SANDBOX_USER = "10001:10001"
 PROBLEM_MOUNT = "/problem"
@@ -138,20 +138,10 @@ class Box:
         return bytes(self.stderr[-4000:]).decode("utf-8", "replace")
 
     async def _read_line(self, deadline: float) -> bytes:
-        while (end := self.stdout.find(b"\n")) < 0:
-            if len(self.stdout) > MAX_HEADER:
-                raise BoxBroken(f"unexpected bytes from the container: {bytes(self.stdout[:80])!r}")
-            await self._receive(deadline)
-        line = bytes(self.stdout[:end])
-        del self.stdout[: end + 1]
-        return line
+        return await read_line(self.stdout, self._receive, deadline, "the container")
 
     async def _read_exact(self, size: int, deadline: float) -> bytes:
-        while len(self.stdout) < size:
-            await self._receive(deadline)
-        data = bytes(self.stdout[:size])
-        del self.stdout[:size]
-        return data
+        return await read_exact(self.stdout, size, self._receive, deadline)
 
     async def _receive(self, deadline: float) -> None:
         """Read one chunk off the socket and split Docker's frames into stdout and stderr."""

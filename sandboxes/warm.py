@@ -85,6 +85,25 @@ def judge_reply(reply: Reply, job: SandboxJob, nonce: str, limits: Limits, elaps
     return dataclasses.replace(outcome, stderr_tail=reply.stderr)
 
 
+async def read_line(inbox: bytearray, receive: Callable[[float], Awaitable[None]], deadline: float, source: str) -> bytes:
+    """One newline-terminated header from `inbox`, refilled by `receive` (docker attach or a socketpair)."""
+    while (end := inbox.find(b"\n")) < 0:
+        if len(inbox) > MAX_HEADER:
+            raise BoxBroken(f"unexpected bytes from {source}: {bytes(inbox[:80])!r}")
+        await receive(deadline)
+    line = bytes(inbox[:end])
+    del inbox[: end + 1]
+    return line
+
+
+async def read_exact(inbox: bytearray, size: int, receive: Callable[[float], Awaitable[None]], deadline: float) -> bytes:
+    while len(inbox) < size:
+        await receive(deadline)
+    data = bytes(inbox[:size])
+    del inbox[:size]
+    return data
+
+
 class Pool:
     """Idle boxes per key. A box has `key`, `uses`, `alive()` and `async destroy()`; `start(key)` makes one."""
 
