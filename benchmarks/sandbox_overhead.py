@@ -1,10 +1,12 @@
-"""What each sandbox backend adds per evaluation, over running the same trivial job in-process.
+"""What each sandbox backend costs per evaluation: a trivial job, end to end through trusted workers.
 
     python benchmarks/sandbox_overhead.py [--jobs 50] [--workers 2]
 
-The job is sandboxes.probe (load a tiny trusted evaluator, import a two-line candidate, run one
-stage). Latency: `--jobs` sequential jobs after one warm-up; overhead = latency minus the median
-in-process time. Throughput: the same number of jobs with `--workers` in flight.
+The job is sandboxes.probe: the trusted worker starts a candidate job in its box, loads a two-line
+candidate, makes one call across the boundary, ends the job (kill, sweep, report). There is no
+in-process baseline any more (the candidate never shares the evaluator's process), so the
+latency is the overhead. Latency: `--jobs` sequential jobs after one warm-up; throughput: the
+same number of jobs with `--workers` in flight. Cold rows start a fresh box for every job.
 Goals: docker warm pool <= 30 ms p50, bwrap warm pool <= 10 ms, docker cold <= 250 ms.
 """
 
@@ -15,44 +17,29 @@ import asyncio
 import os
 import platform
 
-from sandboxes.check import in_process_seconds, median_ms, scratch_problem_dir, time_sandbox
+from sandboxes.check import scratch_problem_dir, time_sandbox
+from sandboxes.choose import make_sandbox
 from sandboxes.errors import SandboxUnavailable
 
 GOALS_MS = {"docker cold": 250, "docker warm pool": 30, "bwrap warm pool": 10}
-
-
-def backends():
-    """(label, factory) in table order; a factory raises SandboxUnavailable when it cannot run."""
-    from sandboxes.bwrap import BwrapSandbox, bwrap_works
-    from sandboxes.container import DockerSandbox
-    from sandboxes.process import ProcessSandbox
-
-    def bwrap(warm: bool):
-        problem = bwrap_works()
-        if problem:
-            raise SandboxUnavailable(problem)
-        return BwrapSandbox(warm=warm)
-
-    return [
-        ("docker cold", lambda: DockerSandbox(warm=False)),
-        ("docker warm pool", lambda: DockerSandbox(warm=True)),
-        ("bwrap cold", lambda: bwrap(False)),
-        ("bwrap warm pool", lambda: bwrap(True)),
-        ("process", ProcessSandbox),
-    ]
+BACKENDS = [
+    ("docker cold", "docker", 1),
+    ("docker warm pool", "docker", None),
+    ("bwrap cold", "bwrap", 1),
+    ("bwrap warm pool", "bwrap", None),
+    ("process", "process", None),
+]
 
 
 async def measure(jobs: int, workers: int) -> None:
     with scratch_problem_dir() as problem_dir:
-        baseline = median_ms(in_process_seconds(jobs, problem_dir))
-        print(f"in-process baseline: {baseline:.2f} ms per job (median of {jobs})")
         print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
-        header = f"{'backend':<18} {'p50 ms':>8} {'p95 ms':>8} {'overhead p50':>13} {'overhead p95':>13} {'jobs/s':>8} {'goal p50':>9} {'failed':>6}"
+        header = f"{'backend':<18} {'p50 ms':>8} {'p95 ms':>8} {'jobs/s':>8} {'goal p50':>9} {'failed':>6}"
         print(header)
         print("-" * len(header))
-        for label, factory in backends():
+        for label, name, max_uses in BACKENDS:
             try:
-                sandbox = factory()
+                sandbox = make_sandbox(name, max_uses=max_uses)
             except SandboxUnavailable as exc:
                 print(f"{label:<18} unavailable: {exc}")
                 continue
@@ -63,8 +50,8 @@ async def measure(jobs: int, workers: int) -> None:
             p50, p95 = timing.percentile(0.5) * 1000, timing.percentile(0.95) * 1000
             goal = GOALS_MS.get(label)
             print(
-                f"{label:<18} {p50:>8.1f} {p95:>8.1f} {p50 - baseline:>13.1f} {p95 - baseline:>13.1f} "
-                f"{timing.throughput:>8.1f} {'-' if goal is None else f'<= {goal}':>9} {timing.failures:>6}"
+                f"{label:<18} {p50:>8.1f} {p95:>8.1f} {timing.throughput:>8.1f} "
+                f"{'-' if goal is None else f'<= {goal}':>9} {timing.failures:>6}"
             )
         print(f"(jobs/s with {workers} workers in flight; {jobs} jobs per figure)")
 

@@ -1,15 +1,20 @@
-"""The evaluator contract: named stages that score a loaded candidate module.
+"""The evaluator contract: named stages that score a candidate reached only through calls.
 
-An evaluator is trusted code. The in-sandbox runner loads it first, then the candidate, then
-calls `run_stage` once per stage in cascade order (typically smoke, train, test).
+An evaluator is trusted code: workloads, the simulator, validation, scoring. It runs in a trusted
+worker on the host side of the sandbox and never shares a process with the candidate: `run_stage`
+gets an evaluators.candidate.Candidate, a handle through which it calls the candidate's functions
+and objects with plain data and gets plain data back. It is called once per stage in cascade
+order (typically smoke, train, test) for each candidate.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from evaluators.candidate import Candidate
 
 
 @dataclass(frozen=True)
@@ -67,11 +72,11 @@ class StageResult:
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """Stages in cascade order; each turns a loaded candidate module into a StageResult."""
+    """Stages in cascade order; each scores the candidate (through calls) into a StageResult."""
 
     stages: tuple[str, ...]
 
-    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult: ...
+    def run_stage(self, stage: str, candidate: "Candidate") -> StageResult: ...
 
 
 @dataclass(frozen=True)

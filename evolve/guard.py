@@ -1,11 +1,13 @@
-"""An AST guard on the editable regions: reject the means a candidate would need to cheat.
+"""A courtesy lint on the editable regions: tell the LLM early that its code reaches too far.
 
-Candidate and evaluator share one process in the sandbox (a policy is called per simulator
-tick), so a candidate that could import the evaluator, introspect frames or write to a file
-descriptor could forge its own score. Proposed code may therefore only import modules from an
-allow-list, and may not name the builtins or attributes that reach interpreter internals. This is
-a rule on what LLM-written code may use, not a security boundary: the sandbox protects the host.
-Frozen (seed-author) code is trusted and not checked.
+It is NOT a security boundary and nothing relies on it. The candidate never shares a process
+with the evaluator (sandboxes.job): whatever it imports or introspects, it only ever sees its own
+process, and the host only believes plain data, validated on the trusted side. The lint exists
+because an LLM that imports `os` or pokes at frames is almost always off track, and a one-line
+rejection before any sandbox starts is a clearer lesson (and cheaper) than a crash inside it.
+Proposed code may import modules from an allow-list and may not name the builtins or attributes
+that reach interpreter internals. Frozen (seed-author) code is not checked. A problem turns it
+off with `[guard] enabled = false`; the hostile tests run with it off.
 """
 
 from __future__ import annotations

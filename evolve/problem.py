@@ -51,10 +51,18 @@ class EvaluatorSpec(_Strict):
 class Objective(_Strict):
     metric: str = "score"
     direction: Literal["maximize", "minimize"] = "maximize"
+    range: tuple[float, float] | None = Field(default=None, description="[low, high]: a score outside is an invalid result")
 
     @property
     def maximize(self) -> bool:
         return self.direction == "maximize"
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] <= value[1]:
+            raise ValueError("must be [low, high] with low <= high")
+        return value
 
 
 class FeatureDim(_Strict):
@@ -95,7 +103,16 @@ class ProblemFile(_Strict):
     run: RunDefaults = RunDefaults()
     features: tuple[FeatureDim, ...] = ()
     guard: GuardSpec = GuardSpec()
+    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict, description="metric -> [low, high]; outside: invalid result")
     llm: dict = Field(default_factory=dict, description="[llm] defaults, merged under the run's (see evolve.llm_config)")
+
+    @field_validator("ranges")
+    @classmethod
+    def _ranges_ordered(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for name, (low, high) in value.items():
+            if not low <= high:
+                raise ValueError(f"{name} must be [low, high] with low <= high")
+        return value
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,15 @@ class Problem:
     features: tuple[FeatureDim, ...]
     guard: GuardPolicy
     llm_defaults: dict = field(default_factory=dict)
+    metric_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def ranges(self) -> tuple[tuple[str, float, float], ...]:
+        """Every declared metric range (the objective's included), as the sandbox job carries them."""
+        ranges = dict(self.metric_ranges)
+        if self.objective.range is not None:
+            ranges[self.objective.metric] = self.objective.range
+        return tuple((name, float(low), float(high)) for name, (low, high) in sorted(ranges.items()))
 
     @property
     def evaluator_ref(self) -> EvaluatorRef:
@@ -224,6 +250,7 @@ def _resolve(root: Path, toml_path: Path, spec: ProblemFile) -> Problem:
         features=spec.features,
         guard=GuardPolicy(enabled=spec.guard.enabled).with_imports(spec.guard.extra_imports),
         llm_defaults=dict(spec.llm),
+        metric_ranges=dict(spec.ranges),
     )
 
 

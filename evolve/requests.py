@@ -23,10 +23,18 @@ def view(record: CandidateRecord, problem: Problem) -> ProgramView:
     )
 
 
-def failed_view(record: CandidateRecord) -> ProgramView:
-    """A failed child as the repair operator shows it: its code and what went wrong."""
-    reasons = [f"{record.failure_reason}: {record.failure_detail}".strip(": ")]
-    reasons += [f"stage {e.stage}: {e.reason}" for e in record.evaluations if e.reason]
+def failed_view(record: CandidateRecord, problem: Problem) -> ProgramView:
+    """A failed child as the repair operator shows it: its code and what went wrong.
+
+    The held-out test stage is never shown to the LLM: when it is what failed, the prompt says
+    only that, and how (a timeout, a crash, an invalid result), not what it saw.
+    """
+    test = problem.evaluator.test_stage
+    detail = record.failure_detail
+    if test and detail.startswith(f"{test} (held out)"):
+        detail = "the held-out test stage failed; its details are withheld"
+    reasons = [f"{record.failure_reason}: {detail}".strip(": ")]
+    reasons += [f"stage {e.stage}: {e.reason}" for e in record.evaluations if e.reason and e.stage != test]
     return ProgramView(
         candidate_id=record.id or 0, code=record.code, score=None, error="\n".join(r for r in reasons if r)[-2000:]
     )
@@ -41,5 +49,5 @@ def build_request(plan: "Plan", problem: Problem, seed: int) -> ProposalRequest:
         seed=f"{seed}:{plan.iteration}:propose",
         context=problem.context,
         seen_upto=plan.seen_upto,
-        failed=failed_view(plan.failed) if plan.failed is not None else None,
+        failed=failed_view(plan.failed, problem) if plan.failed is not None else None,
     )

@@ -33,7 +33,7 @@ class Scorer:
                 maximize=problem.objective.maximize,
                 threshold=threshold,
             )
-        return SandboxJob(code=code, evaluator=problem.evaluator_ref, stages=stages or problem.all_stages, gate=gate)
+        return SandboxJob(code=code, evaluator=problem.evaluator_ref, stages=stages or problem.all_stages, gate=gate, ranges=problem.ranges)
 
     async def score(self, code: str, threshold: float | None) -> Verdict:
         return judge(await self.run(self.job(code, threshold)), self.problem)

@@ -1,7 +1,9 @@
 """Turn a sandbox Outcome into a candidate's status, score and stored evaluations.
 
-Pure: the cascade stages must all finish and be valid for a candidate to count; the held-out
-test stage, when it ran, only adds a test score.
+Pure: the cascade stages must all finish and be valid for a candidate to count. The held-out
+test stage runs for every candidate that could become the best; when it ran, it must pass too:
+a candidate whose test stage fails, times out, crashes or comes back invalid is stored with that
+reason and is never valid, so it can never be the best or be exported as one.
 """
 
 from __future__ import annotations
@@ -45,20 +47,21 @@ def judge(outcome: Outcome, problem: Problem) -> Verdict:
     if metric not in last_metrics:
         detail = f"{problem.train_stage}: objective metric {metric!r} missing from the evaluator's result"
         return _failed("failed", "invalid_output", detail, evaluations, last_metrics, feedback)
-    test_score, detail = _test_score(outcome, problem)
-    return Verdict("valid", last_metrics[metric], test_score, last_metrics, feedback, None, detail, evaluations)
-
-
-def _test_score(outcome: Outcome, problem: Problem) -> tuple[float | None, str]:
     test = problem.evaluator.test_stage
     so = outcome.stage(test) if test else None
-    if so is None:
-        return None, f"{test}: {outcome.failure}: {outcome.detail}" if test and outcome.failure else ""
+    if so is None:  # the gate kept it shut: not a candidate for the best, so no held-out score
+        return Verdict("valid", last_metrics[metric], None, last_metrics, feedback, None, "", evaluations)
     if so.error or so.result is None:
-        return None, f"{test}: {so.error}: {so.detail}"
+        detail = f"{test} (held out): {so.detail or 'no result'}"
+        return _failed("failed", so.error or "invalid_output", detail, evaluations, last_metrics, feedback)
     if not so.result.valid:
-        return None, f"{test}: invalid: {so.result.reason}"
-    return so.result.metrics.get(problem.objective.metric), ""
+        detail = f"{test} (held out): {so.result.reason or 'invalid output'}"
+        return _failed("invalid", "invalid", detail, evaluations, last_metrics, feedback)
+    test_score = so.result.metrics.get(metric)
+    if test_score is None:
+        detail = f"{test} (held out): objective metric {metric!r} missing from the evaluator's result"
+        return _failed("failed", "invalid_output", detail, evaluations, last_metrics, feedback)
+    return Verdict("valid", last_metrics[metric], test_score, last_metrics, feedback, None, "", evaluations)
 
 
 def _failed(status, reason, detail, evaluations, metrics, feedback) -> Verdict:

@@ -1,7 +1,8 @@
-"""The sandbox contract: run one job (candidate code + evaluator + stages) under limits.
+"""The sandbox contract: score one job (candidate code + evaluator + stages) under limits.
 
-Values here cross the seam between the framework and a backend. Backends translate their own
-errors (subprocess, Docker, bubblewrap) into an Outcome with a reason from FAILURE_REASONS.
+Values here cross the seam between the framework and the sandboxes. The evaluator runs on the
+trusted side (sandboxes.worker), the candidate alone in a box; failures of either, and of the
+backends (subprocess, Docker, bubblewrap), become an Outcome with a reason from FAILURE_REASONS.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ FailureReason = Literal[
     "timeout",  # wall clock or CPU limit hit
     "memory",  # out of memory (MemoryError, OOM kill)
     "crash",  # candidate raised, or the process died without a result
-    "invalid_output",  # result frames missing, malformed or forged
-    "output_limit",  # stdout grew past the limit
+    "invalid_output",  # malformed answers, or a metric outside its declared range
+    "output_limit",  # an answer larger than the limit
     "sandbox_error",  # the backend itself failed (could not start, ...)
+    "evaluator_error",  # the trusted evaluator raised: a bug in the evaluator, not the candidate
 ]
 FAILURE_REASONS: tuple[str, ...] = (
     "timeout",
@@ -26,6 +28,7 @@ FAILURE_REASONS: tuple[str, ...] = (
     "invalid_output",
     "output_limit",
     "sandbox_error",
+    "evaluator_error",
 )
 
 
@@ -50,12 +53,16 @@ class Gate:
 
 @dataclass(frozen=True)
 class SandboxJob:
-    """Candidate code plus how to score it: stages run in order, stopping at the first failure."""
+    """Candidate code plus how to score it: stages run in order, stopping at the first failure.
+
+    `ranges` bounds metrics (name -> (low, high)): a stage reporting one outside is invalid_output.
+    """
 
     code: str
     evaluator: EvaluatorRef
     stages: tuple[str, ...]
     gate: Gate | None = None
+    ranges: tuple[tuple[str, float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class Limits:
     cpu_seconds: int = 120
     memory_mb: int = 2048
     max_processes: int = 64
-    max_output_bytes: int = 1_000_000
+    max_output_bytes: int = 64 << 20  # the largest answer message from the candidate
     max_file_mb: int = 64
     stderr_tail_bytes: int = 4000
 
@@ -75,7 +82,7 @@ class StageOutcome:
 
     stage: str
     result: StageResult | None
-    error: str | None = None  # a FailureReason when the stage raised inside the runner
+    error: str | None = None  # a FailureReason when the stage could not produce a result
     detail: str = ""
     seconds: float = 0.0
 

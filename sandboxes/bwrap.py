@@ -1,92 +1,82 @@
-"""The bubblewrap backend: the runner in fresh namespaces that see only what it needs, read-only.
+"""The bubblewrap backend: a warm sandbox in fresh namespaces that sees only what a job needs.
 
-Every namespace is unshared (no network, own pids, own /proc, own hostname, uid 65534 in a user
-namespace with no capabilities); the filesystem is an empty tmpfs root with read-only binds of the
-interpreter, the project's `evaluators` and `sandboxes` packages and the job's problem folder,
-plus a private /tmp. rlimits bound each process; as root, a cgroup bounds the whole job's memory
-and process count and reports OOM kills. The sandbox dies with its parent, runs in its own
-session, and its process group and cgroup are killed on timeout. By default sandboxes are kept
-warm and reused for several jobs, each a fork of a pool server inside (see bwrap_warm).
+Every namespace is unshared (no network, own pids, own /proc, own IPC, own hostname, uid 65534
+in a user namespace with no capabilities); the filesystem is an empty root with read-only binds
+of the interpreter and the project's `sandboxes` and `evaluators` packages (the candidate's side
+needs the codec and, for some problems, helper views), a read-only /dev with private /dev/shm
+and /dev/mqueue, and a private /tmp. No problem folder is bound: the candidate never reads the
+evaluator's data. The pool server runs as pid 1 (`--as-pid-1`), so jobs cannot signal it. As root,
+a cgroup bounds the whole sandbox's memory and process count and reports OOM kills. The sandbox
+dies with the trusted worker that owns it.
 
-Not protected: the kernel is shared (a kernel exploit escapes), the binds are readable, and
-without root (no cgroup) memory is bounded per process, so a job's /tmp (a tmpfs) can grow.
+Not protected: the kernel is shared (a kernel exploit escapes), and without root (no cgroup)
+memory is bounded per process, so a job's /tmp (a tmpfs) can grow.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import os
-import secrets
+import resource
 import shutil
+import signal
+import socket
 import subprocess
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import evaluators
 import sandboxes
-from sandboxes.base import Limits, Outcome, SandboxJob
-from sandboxes.bwrap_box import WarmBox, WarmKey
-from sandboxes.bwrap_warm import DEFAULT_MAX_USES, WarmRunner
+from sandboxes.base import Limits
+from sandboxes.box import ControlLink, PoolBox
 from sandboxes.cgroups import JobCgroup
-from sandboxes.errors import SandboxUnavailable
-from sandboxes.framing import END_TAG, encode_job, parse_frames
-from sandboxes.warm import Pool
-from sandboxes.process import RUNNER, _Capture, _drain, _judge, _kill_group, _reap, _set_limits, _supervise, _Tail, scrubbed_env
+from sandboxes.errors import BoxBroken, SandboxUnavailable
+from sandboxes.process import capped, scrubbed_env
 
 WORK = "/tmp/work"
 SANDBOX_UID = 65534
-# Holds the job until the host has set its rlimits and cgroup: `read` takes one line from stdin
-# byte by byte, so the job that follows is left for the runner.
 SERVER = ("-s", "-P", "-m", "sandboxes.pool_server")
+# Holds bwrap until the host has set its rlimits and cgroup: `read` takes one line from stdin.
 HOLD = 'read -r _ && exec "$0" "$@"'
 ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+SERVER_MB = 96  # the server, its imports and the scratch tmpfs's bookkeeping, on top of the job
+SERVER_PIDS = 8
+READY_SECONDS = 30.0
+KILL_SECONDS = 2.0
+DEFAULT_MAX_USES = 50
 MB = 1024 * 1024
 
 
-class BwrapSandbox:
-    """Warm: a pool of long-lived sandboxes, each running the pool server (see bwrap_warm).
-    Cold: each job as `bwrap ... python -m sandboxes.runner`, the host side mirroring ProcessSandbox."""
+class BwrapBackend:
+    """Opens boxes: one bwrap sandbox each, running the pool server. max_uses=1 is the cold path."""
 
     name = "bwrap"
 
-    def __init__(
-        self, python: str = sys.executable, bwrap: str | None = None, use_cgroups: bool = True, note: str = "",
-        warm: bool = True, max_uses: int = DEFAULT_MAX_USES,
-    ):  # fmt: skip
-        """warm=False starts a fresh bwrap and interpreter per job (the cold path, for comparison)."""
+    def __init__(self, python: str = sys.executable, bwrap: str | None = None, use_cgroups: bool = True,
+                 max_uses: int = DEFAULT_MAX_USES, note: str = ""):  # fmt: skip
         found = bwrap or shutil.which("bwrap")
         if not found:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
-        self._bwrap = found
-        self._python = python
+        self._bwrap, self._python = found, python
         self._use_cgroups = use_cgroups and os.geteuid() == 0
+        self.max_uses = max_uses
         limits_note = "" if self._use_cgroups else "no cgroup (not root): memory is bounded per process only"
         self.note = "; ".join(n for n in (note, limits_note) if n)
-        self._pool = Pool(self._start_box, True, max_uses) if warm else None
-        self._warm = WarmRunner(self._pool)
 
-    async def _start_box(self, key: WarmKey) -> WarmBox:
-        server = [*self._namespace_argv(key.problem_dir), "--", self._python, *SERVER]
-        return await WarmBox.start(server, key, self._use_cgroups)
-
-    def argv(self, job: SandboxJob) -> list[str]:
-        """The bwrap command line for a cold job (public so `evolve sandbox check` can show it)."""
-        return [*self._namespace_argv(os.path.abspath(job.evaluator.problem_dir)), "--", self._python, *RUNNER]
-
-    def _namespace_argv(self, problem_dir: str) -> list[str]:
+    def argv(self) -> list[str]:
+        """bwrap's command line up to (not including) the program (public for `evolve sandbox check`)."""
         args = [
             self._bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-            "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", WORK, "--chdir", WORK, "--clearenv",
+            "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "sandbox",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--mqueue", "/dev/mqueue", "--remount-ro", "/dev",
+            "--tmpfs", "/tmp", "--dir", WORK, "--chdir", WORK, "--clearenv",
         ]  # fmt: skip
         for link in ROOT_LINKS:
             if os.path.islink(link):
                 args += ["--symlink", os.readlink(link), link]
             elif os.path.isdir(link):
                 args += ["--ro-bind", link, link]
-        for source, dest in _read_only_binds(self._python, problem_dir):
+        for source, dest in _read_only_binds(self._python):
             args += ["--ro-bind", source, dest]
         env = scrubbed_env(WORK)
         env["PYTHONPATH"] = os.pathsep.join(_code_roots())
@@ -94,66 +84,68 @@ class BwrapSandbox:
             args += ["--setenv", key, value]
         return [*args, "--remount-ro", "/"]  # the sandbox's own root tmpfs too: only /tmp is writable
 
-    async def run(self, job: SandboxJob, limits: Limits) -> Outcome:
-        if self._pool is not None:
-            return await self._warm.run(job, limits)
-        started = time.monotonic()
-        problem_dir = os.path.abspath(job.evaluator.problem_dir)
-        job = dataclasses.replace(job, evaluator=dataclasses.replace(job.evaluator, problem_dir=problem_dir))
-        nonce = secrets.token_hex(16)
-        try:
-            payload = encode_job(job, nonce)
-        except (TypeError, ValueError) as exc:
-            return Outcome(failure="sandbox_error", detail=f"job does not serialise: {exc}")
+    def open(self, limits: Limits) -> PoolBox:
+        """Start a sandbox sized for `limits`, its pool server ready; SandboxUnavailable if it cannot."""
         cgroup = None
         if self._use_cgroups:
-            cgroup = await asyncio.to_thread(JobCgroup.create, limits.memory_mb * MB, limits.max_processes)
+            cgroup = JobCgroup.create((limits.memory_mb + SERVER_MB) * MB, limits.max_processes + SERVER_PIDS)
+        ours, theirs = socket.socketpair()
+        command = [*self.argv(), "--", self._python, *SERVER, "--fd", str(theirs.fileno())]
         try:
-            return await self._run(job, payload, nonce, limits, started, cgroup)
-        finally:
-            if cgroup is not None:
-                await asyncio.to_thread(_dispose, cgroup)
-
-    async def aclose(self) -> None:
-        """Warm: destroy the pooled sandboxes. Cold: nothing outlives a run."""
-        if self._pool is not None:
-            await self._pool.aclose()
-
-    async def _run(self, job, payload: bytes, nonce: str, limits: Limits, started: float, cgroup) -> Outcome:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                "/bin/sh", "-c", HOLD, *self.argv(job),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, start_new_session=True, cwd="/",
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", HOLD, *command], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, start_new_session=True,
+                cwd="/", pass_fds=(theirs.fileno(),),
             )  # fmt: skip
         except OSError as exc:
-            return Outcome(failure="sandbox_error", detail=f"cannot start bwrap: {exc}")
-        capture = _Capture(limit=limits.max_output_bytes, marker=f"\n{END_TAG} {nonce}\n".encode())
-        tail = _Tail(limits.stderr_tail_bytes)
-        readers = [
-            asyncio.create_task(_drain(proc.stdout, capture.add)),
-            asyncio.create_task(_drain(proc.stderr, tail.add)),
-        ]
-        try:
-            try:  # the shell holds at `read`: nothing runs before its limits and cgroup are in place
-                _set_limits(proc.pid, dataclasses.replace(limits, max_processes=_nproc(limits)))
-                if cgroup is not None:
-                    cgroup.add(proc.pid)
-            except (OSError, ValueError) as exc:
-                return Outcome(failure="sandbox_error", detail=f"cannot limit the sandbox: {exc}")
-            stop = await _supervise(proc, b"go\n" + payload, capture, started + limits.wall_seconds)
+            ours.close()
+            _dispose(cgroup)
+            raise SandboxUnavailable(f"cannot start bwrap: {exc}") from exc
         finally:
-            _kill_group(proc.pid)  # bwrap's pid 1 dies with it, and the kernel kills the namespace
+            theirs.close()
+        launcher = _Launcher(proc, cgroup)
+        box = PoolBox(launcher, ControlLink(ours))
+        try:
+            _limit(proc.pid, limits)
             if cgroup is not None:
-                await asyncio.to_thread(cgroup.kill_all)
-            await _reap(proc, readers)
-        frames = parse_frames(bytes(capture.data), nonce, job)
-        elapsed = time.monotonic() - started
-        returncode = _as_signal(proc.returncode)
-        outcome = _judge(frames, stop, capture.overflowed.is_set(), returncode, tail.text(), elapsed, limits)
-        if cgroup is not None and cgroup.oom_kills() > 0 and outcome.failure in ("crash", "timeout"):
-            outcome = dataclasses.replace(outcome, failure="memory", detail=f"out of memory: the job's {limits.memory_mb} MB cgroup limit killed it")
-        return dataclasses.replace(outcome, wall_seconds=elapsed, stderr_tail=tail.text())
+                cgroup.add(proc.pid)
+            proc.stdin.write(b"go\n")
+            proc.stdin.close()
+            box.link.expect("ready", READY_SECONDS)
+        except (OSError, BoxBroken) as exc:
+            stderr = launcher.stderr()
+            box.close()
+            raise SandboxUnavailable(f"the bwrap sandbox did not start: {exc} {stderr[-500:]}") from exc
+        return box
+
+
+@dataclass
+class _Launcher:
+    proc: subprocess.Popen
+    cgroup: JobCgroup | None
+
+    def oom_kills(self) -> int:
+        return self.cgroup.oom_kills() if self.cgroup is not None else 0
+
+    def stderr(self) -> str:
+        """bwrap's own complaints, once it has exited (never blocks on a live sandbox)."""
+        if self.proc.poll() is None or self.proc.stderr is None:
+            return ""
+        return self.proc.stderr.read(8000).decode("utf-8", "replace")
+
+    def destroy(self) -> None:
+        """Kill bwrap's process group and the cgroup for sure; never raises."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _dispose(self.cgroup)
+        try:
+            self.proc.wait(KILL_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
 
 
 def bwrap_works(bwrap: str | None = None) -> str | None:
@@ -171,32 +163,28 @@ def bwrap_works(bwrap: str | None = None) -> str | None:
     return None
 
 
-def _nproc(limits: Limits) -> int:
-    """RLIMIT_NPROC counts every process of the uid, not just this job's: leave room for the others."""
-    return limits.max_processes + 64
+def _limit(pid: int, limits: Limits) -> None:
+    """No core files, and a process count (RLIMIT_NPROC counts the uid's other processes too: room for them)."""
+    resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
+    nproc = limits.max_processes + 64
+    resource.prlimit(pid, resource.RLIMIT_NPROC, capped((nproc, nproc), resource.prlimit(pid, resource.RLIMIT_NPROC)[1]))
 
 
-def _as_signal(returncode: int | None) -> int | None:
-    """bwrap reports a child killed by signal N as exit code 128+N; the judge wants -N."""
-    if returncode is not None and 128 < returncode < 128 + 65:
-        return -(returncode - 128)
-    return returncode
-
-
-def _dispose(cgroup: JobCgroup) -> None:
-    cgroup.kill_all()
-    cgroup.remove()
+def _dispose(cgroup: JobCgroup | None) -> None:
+    if cgroup is not None:
+        cgroup.kill_all()
+        cgroup.remove()
 
 
 def _code_roots() -> list[str]:
-    """Folders that hold the `evaluators` and `sandboxes` packages (what the runner imports)."""
+    """Folders that hold the `evaluators` and `sandboxes` packages (what the candidate's side imports)."""
     return sorted({str(Path(p.__file__).resolve().parent.parent) for p in (evaluators, sandboxes)})
 
 
-def _read_only_binds(python: str, problem_dir: str) -> list[tuple[str, str]]:
-    """(source, destination) pairs: the interpreter's prefixes, the two packages and the problem
-    folder, each at its own path and at its resolved path (symlinked folders), nested repeats dropped."""
-    wanted = {"/usr", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, problem_dir}
+def _read_only_binds(python: str) -> list[tuple[str, str]]:
+    """(source, destination) pairs: the interpreter's prefixes and the two packages, each at its own
+    path and at its resolved path (symlinked folders), nested repeats dropped."""
+    wanted = {"/usr", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     wanted.add(str(Path(python).resolve().parent.parent))
     wanted.update(str(Path(p.__file__).resolve().parent) for p in (evaluators, sandboxes))
     if os.path.exists("/etc/ld.so.cache"):

@@ -1,18 +1,18 @@
-"""Measure what a backend costs per job: the same trivial job in-process and in each sandbox.
+"""Measure what a backend costs per job: a trivial job (one call to the candidate) in each sandbox.
 
+There is no in-process baseline: the candidate never runs in the evaluator's process, so a job's
+whole wall time (starting the candidate, one round trip, cleaning up) is the backend's overhead.
 Shared by `evolve sandbox check` (a few jobs) and benchmarks/sandbox_overhead.py (many).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass
 
-from evaluators.loading import load_evaluator
 from sandboxes.base import Limits, Sandbox, SandboxJob
 from sandboxes.probe import PROBE_CODE, probe_ref
 
@@ -30,20 +30,6 @@ class Timing:
     def percentile(self, q: float) -> float:
         ordered = sorted(self.seconds)
         return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def in_process_seconds(jobs: int, problem_dir: str) -> tuple[float, ...]:
-    """The baseline: load the evaluator and the candidate and run the stage in this process."""
-    seconds = []
-    for i in range(jobs):
-        started = time.perf_counter()
-        evaluator = load_evaluator(probe_ref(problem_dir))
-        spec = importlib.util.spec_from_loader(f"probe_candidate_{i}", loader=None)
-        module = importlib.util.module_from_spec(spec)
-        exec(compile(PROBE_CODE, "candidate.py", "exec"), module.__dict__)
-        evaluator.run_stage("probe", module)
-        seconds.append(time.perf_counter() - started)
-    return tuple(seconds)
 
 
 async def time_sandbox(sandbox: Sandbox, jobs: int, workers: int, problem_dir: str) -> Timing:
@@ -90,20 +76,18 @@ class BackendCheck:
     problem: str | None  # None: works here
     note: str = ""
     timing: Timing | None = None
-    baseline_ms: float = 0.0
 
     def overhead_ms(self, q: float) -> float:
-        return self.timing.percentile(q) * 1000 - self.baseline_ms if self.timing else float("nan")
+        return self.timing.percentile(q) * 1000 if self.timing else float("nan")
 
 
 async def check_backends(jobs: int, workers: int, names=("docker", "bwrap", "process")) -> list[BackendCheck]:
-    """Which backends work here, and what a trivial job costs in each over running it in-process."""
+    """Which backends work here, and what a trivial job costs in each."""
     from sandboxes.choose import make_sandbox
     from sandboxes.errors import SandboxUnavailable
 
     checks = []
     with scratch_problem_dir() as problem_dir:
-        baseline = median_ms(in_process_seconds(max(jobs, 5), problem_dir))
         for name in names:
             try:
                 sandbox = make_sandbox(name)
@@ -115,5 +99,5 @@ async def check_backends(jobs: int, workers: int, names=("docker", "bwrap", "pro
             finally:
                 await sandbox.aclose()
             problem = f"{timing.failures} of {2 * jobs} probe jobs failed" if timing.failures else None
-            checks.append(BackendCheck(name, problem, getattr(sandbox, "note", ""), timing, baseline))
+            checks.append(BackendCheck(name, problem, getattr(sandbox, "note", ""), timing))
     return checks

@@ -55,42 +55,30 @@ def check_available(name: str, image: str | None = None) -> None:
         raise SandboxUnavailable(problem)
 
 
-def make_sandbox(name: str, image: str | None = None) -> Sandbox:
-    """Build the named backend; SandboxUnavailable (one line) when it cannot run here."""
+def make_sandbox(name: str, image: str | None = None, max_uses: int | None = None) -> Sandbox:
+    """The named backend behind trusted workers; SandboxUnavailable (one line) when it cannot run here."""
+    from sandboxes.pool import WorkerPool
+    from sandboxes.process import ProcessBackend
+    from sandboxes.worker import BackendSpec
+
     if name not in BACKENDS:
         raise SandboxUnavailable(f"unknown sandbox {name!r} (choose from {', '.join(BACKENDS)})")
     if name == "auto":
-        return _auto(image)
-    if name == "docker":
-        from sandboxes.container import DockerSandbox
-        from sandboxes.image import DEFAULT_IMAGE
-
-        return DockerSandbox(image=image or DEFAULT_IMAGE)
-    if name == "bwrap":
-        from sandboxes.bwrap import BwrapSandbox, bwrap_works
-
-        problem = bwrap_works()
-        if problem:
-            raise SandboxUnavailable(problem)
-        return BwrapSandbox()
-    from sandboxes.process import ProcessSandbox
-
-    return ProcessSandbox()
+        return _auto(image, max_uses)
+    check_available(name, image)
+    note = ProcessBackend.note if name == "process" else ""
+    return WorkerPool(BackendSpec(name, image, max_uses), note=note)
 
 
-def _auto(image: str | None) -> Sandbox:
+def _auto(image: str | None, max_uses: int | None) -> Sandbox:
+    from sandboxes.pool import WorkerPool
+    from sandboxes.process import ProcessBackend
+    from sandboxes.worker import BackendSpec
+
     found = availability(image)
     if found.docker is None:
-        return make_sandbox("docker", image)
+        return WorkerPool(BackendSpec("docker", image, max_uses))
     if found.bwrap is None:
-        from sandboxes.bwrap import BwrapSandbox
-
-        return BwrapSandbox(note=f"auto chose bwrap because docker is unavailable: {found.docker}")
-    from sandboxes.process import ProcessSandbox
-
-    sandbox = ProcessSandbox()
-    sandbox.note = (
-        f"auto found no isolating backend (docker: {found.docker}; bwrap: {found.bwrap}). "
-        f"{ProcessSandbox.note}"
-    )
-    return sandbox
+        return WorkerPool(BackendSpec("bwrap", None, max_uses), note=f"auto chose bwrap because docker is unavailable: {found.docker}")
+    note = f"auto found no isolating backend (docker: {found.docker}; bwrap: {found.bwrap}). {ProcessBackend.note}"
+    return WorkerPool(BackendSpec("process"), note=note)

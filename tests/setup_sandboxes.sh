@@ -34,7 +34,7 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
   mirror=${mirror:-http://deb.debian.org/debian}
   root=$(mktemp -d /var/tmp/evolve-base.XXXXXX)
   say "building $BASE with debootstrap from $mirror"
-  debootstrap --variant=minbase --include=python3,python3-numpy bookworm "$root" "$mirror" >"$root.log" 2>&1 \
+  debootstrap --variant=minbase --include=python3,python3-numpy,python3-msgpack bookworm "$root" "$mirror" >"$root.log" 2>&1 \
     || { tail -20 "$root.log" >&2; exit 1; }
   tar -C "$root" -c . | docker import - "$BASE" >/dev/null
   rm -rf "$root" "$root.log"

@@ -5,9 +5,10 @@ The candidate module defines DeepSeek's interface
     rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus)
         -> (phy2log [layers, slots], log2phy [layers, experts, max replicas], logcnt [layers, experts])
 
-with `weight` a float array [layers, experts] of token counts (a private copy per call). Only the
-candidate's call is timed (time.perf_counter around it); validation and the balancedness
-simulation run outside the timed region.
+with `weight` a float array [layers, experts] of token counts. Each call is one round trip to
+the candidate's process, timed on this side (the candidate's compute plus moving the arrays,
+about a tenth of a millisecond); validation and the balancedness simulation run here, untimed.
+Calls go trace by trace, window by window, so a placement never sees a later window.
 
 Objective (deterministic, so runs replay exactly): the stage's balancedness B (mean over the
 calls of the mean over layers of mean GPU load / max GPU load, on the NEXT window), normalised
@@ -22,16 +23,14 @@ median seconds per call t and the ADRS leaderboard score
 
 from __future__ import annotations
 
-import time
-from types import ModuleType
-
 import numpy as np
 
+from evaluators.answers import Invalid
+from evaluators.candidate import Candidate
 from evaluators.eplb.balance import layer_balancedness, naive_placement
 from evaluators.eplb.layout import Layout
 from evaluators.eplb.validation import InvalidPlacement, check_placement
 from evaluators.eplb.workloads import make_trace
-from evaluators.fresh import FreshModule
 from evaluators.protocol import StageResult
 
 
@@ -70,21 +69,20 @@ class EplbEvaluator:
             self._cache[stage] = (traces, float(naive))
         return self._cache[stage]
 
-    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult:
+    def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
         traces, naive = self.traces(stage)
-        if not callable(getattr(candidate, "rebalance_experts", None)):
+        if not candidate.defines("rebalance_experts"):
             return _invalid("candidate defines no function rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus)")
-        fresh = FreshModule(candidate)
         lay = self.layout
         calls = []  # (label, per-layer balancedness, seconds, max replicas per layer)
         for index, trace in enumerate(traces):
             for w in range(len(trace) - 1):
                 label = f"{stage} trace {index} window {w}->{w + 1}"
-                fn = fresh.load().rebalance_experts
-                weight = trace[w].copy()
-                start = time.perf_counter()
-                result = fn(weight, lay.num_slots, lay.num_groups, lay.num_nodes, lay.num_gpus)
-                seconds = time.perf_counter() - start
+                before = candidate.seconds
+                result = candidate.call("rebalance_experts", trace[w], lay.num_slots, lay.num_groups, lay.num_nodes, lay.num_gpus)
+                seconds = candidate.seconds - before
+                if isinstance(result, Invalid):
+                    return _invalid(f"{label}: rebalance_experts {result.reason}")
                 try:
                     phy2log, logcnt = check_placement(result, trace[w], lay)
                 except InvalidPlacement as exc:

@@ -5,23 +5,26 @@ workloads generated from (seed, stage, index); train and test use disjoint seed 
 test workloads are held out. Smoke uses one scaled-down workload per family.
 
 The candidate module must define `class Router` with `__init__(self, cluster)` and
-`route(self, request, state) -> int` (see evaluators.llm_routing.simulator). A fresh copy of the
-module runs every scenario (evaluators.fresh), so no state carries over between scenarios.
-Validation, per request, before it enters the simulation: the answer is an int (or NumPy
-integer) instance index in range, on an instance whose KV capacity can hold the request; after
-the scenario: every request was served. The first broken rule makes the stage invalid.
+`route(self, request, state) -> int` (see evaluators.llm_routing.simulator). One Router per
+scenario lives in the candidate's process; the scenarios of a stage advance in lockstep, one
+batched `route` call per arrival (evaluators.lockstep), each seeing only its own present.
+Validation, per request, before it enters the simulation: the answer is an int instance index
+in range, on an instance whose KV capacity can hold the request; after the scenario: every
+request was served. The first broken rule makes the stage invalid.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+import dataclasses
 
-from evaluators.fresh import FreshModule
+from evaluators import lockstep
+from evaluators.candidate import Candidate
 from evaluators.llm_routing.reference import RoundRobin
 from evaluators.llm_routing.scoring import Anchors, anchors, summarise
-from evaluators.llm_routing.simulator import cluster_info, isolated_ttft, simulate
+from evaluators.llm_routing.simulator import SimResult, cluster_info, isolated_ttft, simulate, steps
 from evaluators.llm_routing.workload import SHAPES, SHAPES_BY_NAME, Workload, generate
 from evaluators.protocol import StageResult
+from sandboxes.wire import Records
 
 INTERFACE = "Define `class Router` with __init__(self, cluster) and route(self, request, state) -> int."
 
@@ -71,19 +74,24 @@ class RoutingEvaluator:
             self._cache[stage] = (workloads, refs, floors)
         return self._cache[stage]
 
-    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult:
+    def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
         workloads, refs, floors = self.workloads(stage)
-        if not callable(getattr(candidate, "Router", None)):
+        if not candidate.defines("Router"):
             return _invalid(len(workloads), "candidate defines no class Router")
-        fresh = FreshModule(candidate)
-        results = []
-        for workload in workloads:
-            result = simulate(fresh.load().Router(cluster_info(workload)), workload)
-            if result.invalid is not None:
+        infos = [dataclasses.asdict(cluster_info(w)) for w in workloads]
+        routers = candidate.create("Router", columns=[Records("ClusterInfo", {k: [i[k] for i in infos] for k in infos[0]})])
+
+        def ask(indices: list[int], calls: list[tuple]) -> list:
+            return candidate.invoke(routers[indices], "route", columns=lockstep.columns(calls, ("Request", "State")))
+
+        results = lockstep.run([steps(w) for w in workloads], ask, stop=lambda r: r.invalid is not None)
+        candidate.drop(routers)
+        for workload, result in zip(workloads, results):
+            if isinstance(result, SimResult) and result.invalid is not None:
                 return _invalid(len(workloads), f"{workload.label}: {result.invalid}")
+        for workload, result in zip(workloads, results):
             if result.unserved:
                 return _invalid(len(workloads), f"{workload.label}: {result.unserved} requests never served")
-            results.append(result)
         report = summarise(stage, workloads, results, refs, floors)
         return StageResult(metrics=report.metrics, feedback=report.feedback)
 

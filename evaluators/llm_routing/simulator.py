@@ -22,33 +22,30 @@ The router is called once per request, at its arrival, in arrival order, and mus
 index of an instance whose KV capacity can hold the request. Between changes the batch is
 constant, so the simulator jumps from change to change (admissions, completions) rather than
 stepping every iteration: O(requests log requests) events per scenario.
+
+`steps` is the simulation as a generator: it yields the (request, state) of each call as plain
+field dicts and receives the answer, so the evaluator can run all scenarios in lockstep with one
+batched call to the candidate per arrival (evaluators.lockstep). `simulate` drives it with a
+trusted, in-process router (tests, research scripts).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
+from collections import deque, namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 
+from evaluators.answers import Invalid
 from evaluators.llm_routing.workload import Workload
 
 
-class Request:
-    """What the router knows about the arriving request (one object reused per scenario)."""
-
-    __slots__ = ("id", "arrival", "prompt_tokens", "max_tokens", "kv_tokens")
-
-
-class State:
-    """Instance states at the arrival time; tuples, one entry per instance."""
-
-    __slots__ = ("time", "queue_len", "queued_kv_tokens", "running", "kv_used", "kv_free", "kv_capacity")
-
-    def __repr__(self) -> str:
-        return "State(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+REQUEST_FIELDS = ("id", "arrival", "prompt_tokens", "max_tokens", "kv_tokens")
+STATE_FIELDS = ("time", "queue_len", "queued_kv_tokens", "running", "kv_used", "kv_free", "kv_capacity")
+Request = namedtuple("Request", REQUEST_FIELDS)  # what the router knows about the arriving request
+State = namedtuple("State", STATE_FIELDS)  # instance states at the arrival time; tuples, one entry per instance
 
 
 @dataclass(frozen=True)
@@ -82,11 +79,10 @@ def cluster_info(workload: Workload) -> ClusterInfo:
 
 def check_choice(choice: object, n: int, need: int, capacity: tuple[int, ...]) -> tuple[int | None, str | None]:
     """(instance, None) for a valid choice, else (None, the rule it breaks)."""
+    if isinstance(choice, Invalid):
+        return None, choice.reason
     if choice.__class__ is not int:
-        if isinstance(choice, np.integer):
-            choice = int(choice)
-        else:
-            return None, f"returned {choice!r} ({type(choice).__name__}), not an int instance index"
+        return None, f"returned {choice!r} ({type(choice).__name__}), not an int instance index"
     if not 0 <= choice < n:
         return None, f"returned {choice}, not an instance index in 0..{n - 1}"
     if need > capacity[choice]:
@@ -97,8 +93,20 @@ def check_choice(choice: object, n: int, need: int, capacity: tuple[int, ...]) -
     return choice, None
 
 
-def simulate(router, workload: Workload) -> SimResult:  # noqa: C901 - one tight event loop
-    """Run one scenario with `router.route(request, state)`; exceptions from the router propagate."""
+def simulate(router, workload: Workload) -> SimResult:
+    """Run one scenario with a trusted, in-process `router.route(request, state)`."""
+    run = steps(workload)
+    try:
+        request, state = next(run)
+        while True:
+            choice = router.route(Request(**request), State(**state))
+            request, state = run.send(int(choice) if isinstance(choice, np.integer) else choice)
+    except StopIteration as done:
+        return done.value
+
+
+def steps(workload: Workload):  # noqa: C901 - one tight event loop
+    """The simulation as a generator: yields (request, state) field dicts, receives the answer."""
     c = workload.cluster
     a_cost, b_cost, c_cost, max_batch = c.iter_base, c.iter_per_seq, c.prefill_per_token, c.max_batch
     n_inst, cap = c.n_instances, c.kv_capacity
@@ -160,28 +168,21 @@ def simulate(router, workload: Workload) -> SimResult:  # noqa: C901 - one tight
         k = heap[0][0] + 1  # the boundary after the next completion
         schedule(i, k, t + first + (k - m - 1) * decode)
 
-    req = Request()
     capacity = tuple(cap)
-    info_free = [0] * n_inst
     for r in range(n):
         t = arrival[r]
         while events and events[0][0] <= t:
             te, ver, i, m = heapq.heappop(events)
             if ver == version[i]:
                 boundary(i, m, te)
-        req.id, req.arrival, req.prompt_tokens = r, t, prompt[r]
-        req.max_tokens, req.kv_tokens = workload.max_tokens[r], need[r]
-        state = State()
-        state.time = t
-        state.queue_len = tuple(len(q) for q in queues)
-        state.queued_kv_tokens = tuple(queued_kv)
-        state.running = tuple(running)
-        state.kv_used = tuple(kv_used)
-        for j in range(n_inst):
-            info_free[j] = cap[j] - kv_used[j]
-        state.kv_free = tuple(info_free)
-        state.kv_capacity = capacity
-        i, problem = check_choice(router.route(req, state), n_inst, need[r], capacity)
+        request = {"id": r, "arrival": t, "prompt_tokens": prompt[r], "max_tokens": workload.max_tokens[r], "kv_tokens": need[r]}
+        state = {
+            "time": t, "queue_len": tuple(len(q) for q in queues), "queued_kv_tokens": tuple(queued_kv),
+            "running": tuple(running), "kv_used": tuple(kv_used), "kv_free": tuple(c - u for c, u in zip(cap, kv_used)),
+            "kv_capacity": capacity,
+        }  # fmt: skip
+        answer = yield request, state
+        i, problem = check_choice(answer, n_inst, need[r], capacity)
         if problem is not None:
             return SimResult(np.empty(0), np.empty(0), tuple(routed), tuple(max_queue), f"request {r} (t={t:.3f}s): {problem}")
         routed[i] += 1

@@ -7,19 +7,20 @@ window per type with two deadlines and two overheads (24 scenarios).
 
 The candidate module must define `class Policy` with `__init__(self, spec)` and
 `decide(self, obs) -> int` (see evaluators.spot.simulator). Windows are generated once per
-evaluator instance and stage, then reused for every candidate. Every scenario gets a fresh copy
-of the candidate module (evaluators.fresh), so a policy cannot carry look-ahead from one
-scenario to the next.
+evaluator instance and stage, then reused for every candidate. All scenarios of a stage run in
+lockstep in the candidate's process (evaluators.spot.play): one Policy object per scenario, one
+batch of observations per tick. Scenarios that replay one window with other deadlines and
+overheads see the same tick at the same time, and every window is cut from its own trace, so
+no scenario can reveal another's future.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-
-from evaluators.fresh import FreshModule
+from evaluators.candidate import Candidate
 from evaluators.protocol import StageResult
+from evaluators.spot.play import play
 from evaluators.spot.scoring import Scenario, summarise
-from evaluators.spot.simulator import TICK_HOURS, JobSpec, simulate
+from evaluators.spot.simulator import TICK_HOURS, JobSpec
 from evaluators.spot.traces import TICK_SECONDS, TRACE_TYPES, TRACE_TYPES_BY_NAME, make_windows
 
 DEFAULT_DEADLINES = (52.0, 70.0)
@@ -32,7 +33,8 @@ class SpotEvaluator:
 
     seed: base seed of every trace (stages use disjoint streams derived from it).
     train_windows / test_windows / smoke_windows: availability windows per trace type.
-    windows_per_trace: windows cut (at distinct random starts) from each 12-day trace.
+    windows_per_trace: must be 1: windows of one trace would overlap, and in lockstep one
+        would show the candidate another's future.
     trace_types: names from evaluators.spot.traces.TRACE_TYPES (default: all six).
     deadlines, overheads: hours; smoke_overheads: the overheads the smoke stage uses.
     job_hours: work the job needs.
@@ -58,6 +60,8 @@ class SpotEvaluator:
             raise ValueError(f"unknown trace types {unknown}; known: {sorted(TRACE_TYPES_BY_NAME)}")
         if not deadlines or not overheads or min(deadlines) < job_hours:
             raise ValueError("need at least one deadline (>= job_hours) and one overhead")
+        if int(windows_per_trace) != 1:
+            raise ValueError("windows_per_trace must be 1: overlapping windows of one trace, played in lockstep, leak the future")
         self.stages: tuple[str, ...] = ("smoke", "train", "test")
         self.seed = int(seed)
         self._types = tuple(TRACE_TYPES_BY_NAME[n] for n in names)
@@ -101,17 +105,15 @@ class SpotEvaluator:
             for spec in specs
         ]
 
-    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult:
+    def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
         scenarios = self.scenarios(stage)
-        policy = getattr(candidate, "Policy", None)
-        if not callable(policy):
+        if not candidate.defines("Policy"):
             return StageResult(
                 metrics={"score": 0.0, "scenarios": float(len(scenarios))},
                 valid=False,
                 reason="candidate defines no class Policy",
                 feedback="Define `class Policy` with __init__(self, spec) and decide(self, obs) -> int.",
             )
-        fresh = FreshModule(candidate)
-        outcomes = [simulate(fresh.load().Policy, s.spec, s.available) for s in scenarios]
+        outcomes = play(candidate, [s.spec for s in scenarios], [(s.available,) for s in scenarios])
         report = summarise(stage, scenarios, outcomes)
         return StageResult(metrics=report.metrics, valid=report.valid, reason=report.reason, feedback=report.feedback)

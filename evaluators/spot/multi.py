@@ -7,19 +7,18 @@ scenario's regions (a move restarts any cluster) and sees spot availability only
 Grid per stage: region-set sizes 2..9 x windows per size. Default train = 8 x 40 = 320
 scenarios; test has the same shape from a disjoint seed stream (held out); smoke is one window
 per size (8 scenarios). Scoring is spot_single's (evaluators.spot.scoring): the OD / SPOT
-normalisation, invalid on any missed deadline or invalid decision. Every scenario gets a fresh
-copy of the candidate module (evaluators.fresh).
+normalisation, invalid on any missed deadline or invalid decision. All scenarios of a stage run
+in lockstep in the candidate's process (evaluators.spot.play), each on its own traces.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-
-from evaluators.fresh import FreshModule
+from evaluators.candidate import Candidate
 from evaluators.protocol import StageResult
+from evaluators.spot.play import play
 from evaluators.spot.regions import TICK_SECONDS, make_region_windows
 from evaluators.spot.scoring import Scenario, summarise
-from evaluators.spot.simulator import JobSpec, simulate
+from evaluators.spot.simulator import JobSpec
 
 DEFAULT_COUNTS = (2, 3, 4, 5, 6, 7, 8, 9)
 
@@ -80,17 +79,16 @@ class MultiRegionEvaluator:
             scenarios.append(Scenario(f"{len(w.zones)} regions", w.label, spec, w.available, w.mean_availability))
         return scenarios
 
-    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult:
+    def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
         scenarios = self.scenarios(stage)
-        if not callable(getattr(candidate, "Policy", None)):
+        if not candidate.defines("Policy"):
             return StageResult(
                 metrics={"score": 0.0, "scenarios": float(len(scenarios))},
                 valid=False,
                 reason="candidate defines no class Policy",
                 feedback="Define `class Policy` with __init__(self, spec) and decide(self, obs).",
             )
-        fresh = FreshModule(candidate)
-        outcomes = [simulate(fresh.load().Policy, s.spec, s.available) for s in scenarios]
+        outcomes = play(candidate, [s.spec for s in scenarios], [s.available for s in scenarios])
         report = summarise(stage, scenarios, outcomes, group_label="region-set size")
         n = len(outcomes)
         metrics = dict(report.metrics)

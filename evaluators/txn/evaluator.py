@@ -1,10 +1,11 @@
 """TxnEvaluator: the txn_scheduling problem's stages (smoke, train, test).
 
 The candidate module defines `schedule(workload) -> list[int]`, a permutation of the workload's
-transactions (see evaluators.txn.view for what `workload` offers). Each workload gets a fresh
-copy of the candidate module (evaluators.fresh) and a fresh view; the returned order is checked
-strictly (evaluators.txn.validation) and scored with the evaluator's private copy of the
-transactions (evaluators.txn.cost).
+transactions (see evaluators.txn.view for what `workload` offers: the view is built in the
+candidate's process from plain data). The workloads of a stage are independent, so they go in
+one batch: one round trip per stage. Each returned order is checked strictly
+(evaluators.txn.validation) and scored here with the evaluator's own copy of the transactions
+(evaluators.txn.cost).
 
 Score (leaderboard form), over the workloads of a stage, with sums of makespans:
 
@@ -18,17 +19,17 @@ Any invalid order, in any workload, makes the candidate invalid with score 0.
 
 from __future__ import annotations
 
-import time
-from types import ModuleType
-
 import numpy as np
 
-from evaluators.fresh import FreshModule
+from evaluators.answers import Invalid
+from evaluators.candidate import Candidate
 from evaluators.protocol import StageResult
 from evaluators.txn.cost import Compiled, makespan
 from evaluators.txn.validation import InvalidSchedule, check_order
-from evaluators.txn.view import Workload
 from evaluators.txn.workloads import TxnWorkload, make_workloads
+from sandboxes.wire import Records
+
+VIEW = "evaluators.txn.view:Workload"
 
 BOUND_FRACTION = 0.1
 
@@ -63,17 +64,21 @@ class TxnEvaluator:
             self._cache[stage] = built
         return self._cache[stage]
 
-    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult:
+    def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
         workloads = self.workloads(stage)
-        if not callable(getattr(candidate, "schedule", None)):
+        if not candidate.defines("schedule"):
             return _invalid(len(workloads), "candidate defines no function schedule(workload)")
-        fresh = FreshModule(candidate)
-        rows, corr, algo_s = [], [], 0.0
-        for w, compiled, sequential in workloads:
-            view = Workload(w.txns, w.num_keys, w.seed)
-            start = time.perf_counter()
-            order = fresh.load().schedule(view)
-            algo_s += time.perf_counter() - start
+        views = Records("Workload", {
+            "txns": [w.txns for w, _, _ in workloads], "num_keys": [w.num_keys for w, _, _ in workloads],
+            "seed": [w.seed for w, _, _ in workloads],
+        }, view=VIEW)  # fmt: skip
+        before = candidate.seconds
+        orders = candidate.map("schedule", columns=[views])
+        algo_s = candidate.seconds - before
+        rows, corr = [], []
+        for (w, compiled, sequential), order in zip(workloads, orders):
+            if isinstance(order, Invalid):
+                return _invalid(len(workloads), f"workload {w.label}: schedule {order.reason}")
             try:
                 indices = check_order(order, len(w.txns))
             except InvalidSchedule as exc:

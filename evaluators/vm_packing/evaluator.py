@@ -5,21 +5,21 @@ Each stage is `*_per_shape` workloads per scenario family (workload.SHAPES), gen
 runs one short workload per family.
 
 The candidate module must define `priority(vm, machines)` returning one number per machine
-(see evaluators.vm_packing.simulator). A fresh copy of the module runs every scenario
-(evaluators.fresh), so no state carries over between scenarios. Every answer is validated
-before it is used: an array (or sequence) of ints or floats, of shape (machines,), with no NaN
-and no infinity. The simulator itself enforces capacity: a VM only ever lands on a machine with
-room, or fails when none has room.
+(see evaluators.vm_packing.simulator). The scenarios of a stage advance in lockstep, one batched
+`priority` call per arrival (evaluators.lockstep); module-level state in the candidate is shared
+by the scenarios of a stage (each sees only its own present), so `priority` should depend on its
+arguments. Every answer is validated before it is used: an array (or sequence) of ints or
+floats, of shape (machines,), with no NaN and no infinity. The simulator itself enforces
+capacity: a VM only ever lands on a machine with room, or fails when none has room.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-
-from evaluators.fresh import FreshModule
+from evaluators import lockstep
+from evaluators.candidate import Candidate
 from evaluators.protocol import StageResult
 from evaluators.vm_packing.scoring import Anchors, summarise
-from evaluators.vm_packing.simulator import fluid_bound_hours, naive_hours, simulate
+from evaluators.vm_packing.simulator import fluid_bound_hours, naive_hours, steps
 from evaluators.vm_packing.workload import SHAPES, SHAPES_BY_NAME, Workload, generate
 
 INTERFACE = "Define `priority(vm, machines)` returning a float array with one finite score per machine."
@@ -68,17 +68,18 @@ class PackingEvaluator:
             self._cache[stage] = (workloads, refs)
         return self._cache[stage]
 
-    def run_stage(self, stage: str, candidate: ModuleType) -> StageResult:
+    def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
         workloads, refs = self.workloads(stage)
-        if not callable(getattr(candidate, "priority", None)):
+        if not candidate.defines("priority"):
             return _invalid(len(workloads), "candidate defines no function priority")
-        fresh = FreshModule(candidate)
-        results = []
-        for workload in workloads:
-            result = simulate(fresh.load().priority, workload)
-            if result.invalid is not None:
+
+        def ask(indices: list[int], calls: list[tuple]) -> list:
+            return candidate.map("priority", columns=lockstep.columns(calls, ("VM", "Machines")))
+
+        results = lockstep.run([steps(w) for w in workloads], ask, stop=lambda r: r.invalid is not None)
+        for workload, result in zip(workloads, results):
+            if result is not None and result.invalid is not None:
                 return _invalid(len(workloads), f"{workload.label}: {result.invalid}")
-            results.append(result)
         report = summarise(stage, workloads, results, refs)
         return StageResult(metrics=report.metrics, feedback=report.feedback)
 

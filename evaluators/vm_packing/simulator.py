@@ -17,31 +17,31 @@ Exact model (hours, vCPUs, GiB):
   simply cut off there.
 
 The candidate sees copies of the machine arrays, so writing to them changes nothing.
+
+`steps` is the simulation as a generator: it yields the (vm, machines) of each call as plain
+field dicts and receives the answer, so the evaluator can run all scenarios in lockstep with one
+batched call to the candidate per arrival (evaluators.lockstep). `simulate` drives it with a
+trusted, in-process priority function (tests, research scripts).
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 
+from evaluators.answers import Invalid
 from evaluators.vm_packing.workload import Workload
 
 STRAND_MEM = 4.0  # GiB: free CPU is stranded below this much free memory
 STRAND_CPU = 1.0  # vCPU: free memory is stranded below this much free CPU
 
 
-class VM:
-    """The arriving VM (one object reused per scenario)."""
-
-    __slots__ = ("id", "time", "cpu", "mem")
-
-
-class Machines:
-    """The pool at the arrival: arrays of length `count` (fresh copies for every call)."""
-
-    __slots__ = ("count", "cpu_capacity", "mem_capacity", "cpu_free", "mem_free", "n_vms", "time")
+VM = namedtuple("VM", ("id", "time", "cpu", "mem"))  # the arriving VM
+# The pool at the arrival: arrays of length `count` (fresh copies for every call).
+Machines = namedtuple("Machines", ("count", "cpu_capacity", "mem_capacity", "cpu_free", "mem_free", "n_vms", "time"))
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class SimResult:
 
 def check_scores(raw: object, count: int) -> tuple[np.ndarray | None, str | None]:
     """(scores, None) for a valid answer, else (None, the rule it breaks)."""
+    if isinstance(raw, Invalid):
+        return None, raw.reason
     try:
         scores = np.asarray(raw)
     except Exception as exc:  # noqa: BLE001 - any object the candidate returns
@@ -79,8 +81,19 @@ def footprint(cpu: float, mem: float, pool) -> float:
     return max(cpu / pool.cpu, mem / pool.mem)
 
 
-def simulate(priority, workload: Workload) -> SimResult:  # noqa: C901 - one tight event loop
-    """Run one scenario with `priority(vm, machines)`; exceptions from the candidate propagate."""
+def simulate(priority, workload: Workload) -> SimResult:
+    """Run one scenario with a trusted, in-process `priority(vm, machines)`."""
+    run = steps(workload)
+    try:
+        vm, machines = next(run)
+        while True:
+            vm, machines = run.send(priority(VM(**vm), Machines(**machines)))
+    except StopIteration as done:
+        return done.value
+
+
+def steps(workload: Workload):  # noqa: C901 - one tight event loop
+    """The simulation as a generator: yields (vm, machines) field dicts, receives the scores."""
     pool, horizon = workload.pool, workload.horizon
     count = pool.machines
     cpu_free = np.full(count, pool.cpu)
@@ -111,9 +124,6 @@ def simulate(priority, workload: Workload) -> SimResult:  # noqa: C901 - one tig
         state["s_mem"] += sm - strand_mem[j]
         strand_cpu[j], strand_mem[j] = sc, sm
 
-    vm = VM()
-    machines = Machines()
-    machines.count, machines.cpu_capacity, machines.mem_capacity = count, pool.cpu, pool.mem
     failed, failed_fp, arrivals, peak = 0, 0.0, 0, 0
 
     def depart_until(t: float) -> None:
@@ -135,9 +145,12 @@ def simulate(priority, workload: Workload) -> SimResult:  # noqa: C901 - one tig
         advance(t)
         in_window = t >= 0.0
         arrivals += in_window
-        vm.id, vm.time, vm.cpu, vm.mem = r, t, cpus[r], mems[r]
-        machines.cpu_free, machines.mem_free, machines.n_vms, machines.time = cpu_free.copy(), mem_free.copy(), n_vms.copy(), t
-        scores, problem = check_scores(priority(vm, machines), count)
+        vm = {"id": r, "time": t, "cpu": cpus[r], "mem": mems[r]}
+        machines = {
+            "count": count, "cpu_capacity": pool.cpu, "mem_capacity": pool.mem, "cpu_free": cpu_free.copy(),
+            "mem_free": mem_free.copy(), "n_vms": n_vms.copy(), "time": t,
+        }  # fmt: skip
+        scores, problem = check_scores((yield vm, machines), count)
         if problem is not None:
             return SimResult(0.0, 0.0, 0.0, failed, failed_fp, arrivals, peak, f"VM {r} (t={t:.2f}h, {cpus[r]:g} vCPU, {mems[r]:g} GiB): {problem}")
         fits = np.flatnonzero((cpu_free >= cpus[r]) & (mem_free >= mems[r]))

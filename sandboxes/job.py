@@ -1,0 +1,147 @@
+"""One job, on the trusted side: the candidate in a box, scored by the evaluator's stages.
+
+The evaluator is trusted code running here, in the trusted worker; the candidate runs alone in
+the box and is reached only through evaluators.candidate.Candidate. Stages run in cascade order;
+the job stops at the first stage that fails or comes back invalid; a gated stage (the held-out
+test) runs only when the gate passes; every metric is checked against the declared ranges.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+import traceback
+
+from evaluators.candidate import Candidate, Session
+from evaluators.protocol import Evaluator, StageResult
+from sandboxes import wire
+from sandboxes.base import Gate, Limits, Outcome, SandboxJob, StageOutcome
+from sandboxes.box import Box, JobEnd
+from sandboxes.errors import BoxBroken, CandidateFailed, SandboxUnavailable
+
+DETAIL_CHARS = 2000
+
+
+def run_job(evaluator: Evaluator, box: Box, job: SandboxJob, limits: Limits) -> Outcome:
+    started = time.monotonic()
+    try:
+        handle = box.start(limits)
+    except (BoxBroken, SandboxUnavailable, OSError) as exc:
+        return Outcome(failure="sandbox_error", detail=f"cannot start the candidate's process: {exc}", wall_seconds=time.monotonic() - started)
+    session = Session(handle.sock, started + limits.wall_seconds, wire.Limits(max_bytes=limits.max_output_bytes))
+    frames = _stages(evaluator, session, job)
+    try:
+        end = handle.end()
+    except BoxBroken as exc:
+        end = JobEnd(None, "broken", False, False, f"the sandbox's server failed after the job: {exc}", 0.0)
+    frames = _explained(frames, end, limits)
+    failure = next((f for f in frames if f.error), None)
+    if failure is None and end.stop == "broken":
+        failure = StageOutcome(frames[-1].stage if frames else "", None, "crash", end.stderr)
+    return Outcome(
+        stages=tuple(frames),
+        failure=failure.error if failure else None,
+        detail=failure.detail if failure else "",
+        stderr_tail=end.stderr[-limits.stderr_tail_bytes :] if limits.stderr_tail_bytes > 0 else "",
+        wall_seconds=time.monotonic() - started,
+    )
+
+
+def _stages(evaluator: Evaluator, session: Session, job: SandboxJob) -> list[StageOutcome]:
+    if not job.stages:
+        return []
+    started = time.perf_counter()
+    try:
+        names = session.load(job.code)
+    except CandidateFailed as exc:
+        return [StageOutcome(job.stages[0], None, exc.kind, exc.detail, time.perf_counter() - started)]
+    candidate = Candidate(session, names)
+    frames: list[StageOutcome] = []
+    results: dict[str, StageResult] = {}
+    for stage in job.stages:
+        if job.gate and stage == job.gate.stage and not gate_open(job.gate, results):
+            continue
+        frame = _run_stage(evaluator, stage, candidate, session, job.ranges)
+        frames.append(frame)
+        if frame.error or frame.result is None or not frame.result.valid:
+            break
+        results[stage] = frame.result
+    return frames
+
+
+def _run_stage(evaluator: Evaluator, stage: str, candidate: Candidate, session: Session, ranges) -> StageOutcome:
+    started = time.perf_counter()
+    try:
+        result = evaluator.run_stage(stage, candidate)
+    except CandidateFailed:
+        pass  # recorded on the session, reported below
+    except BaseException:  # the trusted evaluator itself failed: a bug to fix there, said plainly
+        if session.failure is None:
+            return StageOutcome(stage, None, "evaluator_error", _traceback(), time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if session.failure is not None:  # whatever the evaluator did with it, the candidate failed
+        return StageOutcome(stage, None, session.failure.kind, session.failure.detail[-DETAIL_CHARS:], seconds)
+    if not isinstance(result, StageResult):
+        return StageOutcome(stage, None, "evaluator_error", f"run_stage returned {type(result).__name__}, not StageResult", seconds)
+    problem = _out_of_range(result, ranges) or _not_finite(result)
+    if problem:
+        return StageOutcome(stage, None, "invalid_output", problem, seconds)
+    return StageOutcome(stage, result, None, "", seconds)
+
+
+def gate_open(gate: Gate, results: dict[str, StageResult]) -> bool:
+    """Whether the gated stage may run, given the results so far (a missing metric keeps it shut)."""
+    after = results.get(gate.after)
+    value = None if after is None else after.metrics.get(gate.metric)
+    return value is not None and gate.passes(value)
+
+
+def _out_of_range(result: StageResult, ranges) -> str | None:
+    for name, low, high in ranges:
+        value = result.metrics.get(name)
+        if value is not None and not low <= value <= high:
+            return f"metric {name!r} = {value!r} is outside its declared range [{low:g}, {high:g}]"
+    return None
+
+
+def _not_finite(result: StageResult) -> str | None:
+    for name, value in result.metrics.items():
+        if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"metric {name!r} = {value!r} is not a finite number"
+    return None
+
+
+def _explained(frames: list[StageOutcome], end: JobEnd, limits: Limits) -> list[StageOutcome]:
+    """A candidate whose process died mid-stage shows as a crash; the box's report says why."""
+    if not frames or frames[-1].error != "crash" or not _died(frames[-1].detail):
+        return frames
+    last = frames[-1]
+    if end.oom:
+        return [*frames[:-1], StageOutcome(last.stage, None, "memory", f"out of memory: the {limits.memory_mb} MB limit killed the candidate", last.seconds)]
+    if end.stop == "timeout" or end.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and last.seconds >= limits.cpu_seconds:
+        return [*frames[:-1], StageOutcome(last.stage, None, "timeout", f"the candidate ran past its time limit ({limits.wall_seconds:g}s wall, {limits.cpu_seconds}s CPU)", last.seconds)]
+    if end.returncode is not None and end.returncode < 0:
+        name = _signal_name(-end.returncode)
+        return [*frames[:-1], StageOutcome(last.stage, None, "crash", f"the candidate's process was killed by {name}\n{end.stderr[-1000:]}", last.seconds)]
+    if end.returncode is not None:
+        return [*frames[:-1], StageOutcome(last.stage, None, "crash", f"the candidate's process exited with code {end.returncode} mid-call\n{end.stderr[-1000:]}", last.seconds)]
+    return frames
+
+
+def _died(detail: str) -> bool:
+    return detail.startswith("the candidate's process ended")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _traceback() -> str:
+    try:
+        return "the evaluator raised:\n" + traceback.format_exc()[-DETAIL_CHARS:]
+    except MemoryError:
+        return "the evaluator raised MemoryError"
