@@ -12,7 +12,7 @@ from rich.table import Table
 
 from sandboxes.check import check_backends
 from sandboxes.container import docker_client
-from sandboxes.image import DEFAULT_BASE_IMAGE, DEFAULT_IMAGE, build_image
+from sandboxes.image import DEFAULT_BASE_IMAGE, IMAGE_ENV, build_image, default_image
 
 sandbox_app = typer.Typer(help="Build the docker sandbox image; check which sandbox backends work here.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -25,10 +25,11 @@ def _console() -> Console:
 @sandbox_app.command("build")
 def sandbox_build(
     base_image: Annotated[str, typer.Option(help="Base image with python3 >= 3.11 (numpy is pip-installed if missing).")] = DEFAULT_BASE_IMAGE,
-    tag: Annotated[str, typer.Option(help="Name of the image to build.")] = DEFAULT_IMAGE,
+    tag: Annotated[str | None, typer.Option(help=f"Name of the image to build (default: ${IMAGE_ENV} or evolve-sandbox:latest).")] = None,
 ) -> None:
     """Build the docker backend's image from sandboxes/Dockerfile."""
     console = _console()
+    tag = tag or default_image()
     console.print(f"building {tag} from {base_image} ...")
     image_id = build_image(docker_client(), tag=tag, base_image=base_image, log=lambda line: line and console.print(f"  {line}", markup=False))
     console.print(f"built {tag} ({image_id[:19]}); use it with: evolve run PROBLEM --sandbox docker")

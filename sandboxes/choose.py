@@ -19,14 +19,14 @@ class Availability:
 def docker_problem(image: str | None = None) -> str | None:
     """None when an engine answers and the image is built and current, else why not."""
     from sandboxes.container import docker_client
-    from sandboxes.image import DEFAULT_IMAGE, image_status
+    from sandboxes.image import image_status
 
     try:
         client = docker_client(timeout=10)
     except SandboxUnavailable as exc:
         return str(exc)
     try:
-        status = image_status(client, image or DEFAULT_IMAGE)
+        status = image_status(client, image)
     finally:
         client.close()
     return None if status.state == "ok" else status.detail
@@ -67,7 +67,7 @@ def make_sandbox(name: str, image: str | None = None, max_uses: int | None = Non
         return _auto(image, max_uses)
     check_available(name, image)
     note = ProcessBackend.note if name == "process" else ""
-    return WorkerPool(BackendSpec(name, image, max_uses), note=note)
+    return WorkerPool(BackendSpec(name, _image(name, image), max_uses), note=note)
 
 
 def _auto(image: str | None, max_uses: int | None) -> Sandbox:
@@ -77,8 +77,15 @@ def _auto(image: str | None, max_uses: int | None) -> Sandbox:
 
     found = availability(image)
     if found.docker is None:
-        return WorkerPool(BackendSpec("docker", image, max_uses))
+        return WorkerPool(BackendSpec("docker", _image("docker", image), max_uses))
     if found.bwrap is None:
         return WorkerPool(BackendSpec("bwrap", None, max_uses), note=f"auto chose bwrap because docker is unavailable: {found.docker}")
     note = f"auto found no isolating backend (docker: {found.docker}; bwrap: {found.bwrap}). {ProcessBackend.note}"
     return WorkerPool(BackendSpec("process"), note=note)
+
+
+def _image(name: str, image: str | None) -> str | None:
+    """The docker tag, resolved here: workers do not see this process's environment."""
+    from sandboxes.image import default_image
+
+    return (image or default_image()) if name == "docker" else None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sandboxes.base import Limits
 from sandboxes.box import ControlLink, PoolBox
 from sandboxes.errors import BoxBroken, SandboxUnavailable
-from sandboxes.image import DEFAULT_IMAGE, image_status
+from sandboxes.image import default_image, image_status
 
 SANDBOX_USER = "10001:10001"
 CONTROL_DIR = "/run/evolve"
@@ -89,7 +89,8 @@ class DockerBackend:
 
     name = "docker"
 
-    def __init__(self, image: str = DEFAULT_IMAGE, max_uses: int = DEFAULT_MAX_USES, client=None, note: str = ""):
+    def __init__(self, image: str | None = None, max_uses: int = DEFAULT_MAX_USES, client=None, note: str = ""):
+        image = image or default_image()
         self._client = client or docker_client()
         status = image_status(self._client, image)
         if status.state != "ok":

@@ -8,6 +8,7 @@ instead of silently scoring with old code.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +19,11 @@ import sandboxes
 from sandboxes.errors import SandboxUnavailable
 
 DEFAULT_IMAGE = "evolve-sandbox:latest"
+IMAGE_ENV = "EVOLVE_SANDBOX_IMAGE"  # another tag, e.g. one per checkout, so two checkouts never fight over one
+
+
+def default_image() -> str:
+    return os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 HASH_LABEL = "evolve.source-hash"
 DOCKERFILE = Path(sandboxes.__file__).parent / "Dockerfile"
@@ -45,9 +51,10 @@ class ImageStatus:
     detail: str = ""
 
 
-def image_status(client, tag: str = DEFAULT_IMAGE) -> ImageStatus:
+def image_status(client, tag: str | None = None) -> ImageStatus:
     import docker.errors
 
+    tag = tag or default_image()
     try:
         image = client.images.get(tag)
     except docker.errors.ImageNotFound:
@@ -57,10 +64,11 @@ def image_status(client, tag: str = DEFAULT_IMAGE) -> ImageStatus:
     return ImageStatus("ok")
 
 
-def build_image(client, tag: str = DEFAULT_IMAGE, base_image: str = DEFAULT_BASE_IMAGE, log=None) -> str:
+def build_image(client, tag: str | None = None, base_image: str = DEFAULT_BASE_IMAGE, log=None) -> str:
     """Build the image from a context holding only the Dockerfile and the two packages; its id."""
     import docker.errors
 
+    tag = tag or default_image()
     with tempfile.TemporaryDirectory(prefix="evolve-image-") as context:
         root = Path(context)
         shutil.copy(DOCKERFILE, root / "Dockerfile")

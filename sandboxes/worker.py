@@ -45,9 +45,8 @@ def build_backend(spec: BackendSpec):
     options = {} if spec.max_uses is None else {"max_uses": spec.max_uses}
     if spec.name == "docker":
         from sandboxes.container import DockerBackend
-        from sandboxes.image import DEFAULT_IMAGE
 
-        return DockerBackend(image=spec.image or DEFAULT_IMAGE, **options)
+        return DockerBackend(image=spec.image, **options)
     if spec.name == "bwrap":
         from sandboxes.bwrap import BwrapBackend
 
