@@ -1,5 +1,9 @@
-"""Isolation backends and the in-sandbox runner.
+"""Where candidates run, and the boundary between them and the trusted evaluator.
 
-`base` holds the contract (job, limits, outcome, the Sandbox protocol); each backend is a module
-of its own; `runner` is what runs inside the sandbox.
+base          the contract: job, limits, outcome, the Sandbox protocol the loop holds
+pool, worker  the controller's pool of trusted worker processes; each scores jobs with the evaluator
+job           one job on the trusted side: the candidate in a box, the evaluator's stages
+box           the host's side of a box (a warm sandbox running pool_server, or a process factory)
+process, bwrap, container   the backends; choose picks one; image builds docker's
+candidate_server, pool_server, scratch, wire   what runs inside a sandbox (candidate_side lists it)
 """

@@ -2,10 +2,10 @@
 
 Every namespace is unshared (no network, own pids, own /proc, own IPC, own hostname, uid 65534
 in a user namespace with no capabilities); the filesystem is an empty root with read-only binds
-of the interpreter and the project's `sandboxes` and `evaluators` packages (the candidate's side
-needs the codec and, for some problems, helper views), a read-only /dev with private /dev/shm
-and /dev/mqueue, and a private /tmp. No problem folder is bound: the candidate never reads the
-evaluator's data. The pool server runs as pid 1 (`--as-pid-1`), so jobs cannot signal it. As root,
+of the interpreter and of the candidate's side of the project (sandboxes.candidate_side: the call
+server and helper views; no evaluator, workload or scorer), a read-only /dev with private
+/dev/shm and /dev/mqueue, and a private /tmp. No problem folder is bound: the candidate never
+reads the evaluator's code or data. The pool server runs as pid 1 (`--as-pid-1`), so jobs cannot signal it. As root,
 a cgroup bounds the whole sandbox's memory and process count and reports OOM kills. The sandbox
 dies with the trusted worker that owns it.
 
@@ -25,8 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import evaluators
-import sandboxes
+from sandboxes import candidate_side
 from sandboxes.base import Limits
 from sandboxes.box import ControlLink, PoolBox
 from sandboxes.cgroups import JobCgroup
@@ -78,8 +77,11 @@ class BwrapBackend:
                 args += ["--ro-bind", link, link]
         for source, dest in _read_only_binds(self._python):
             args += ["--ro-bind", source, dest]
+        root = candidate_side.code_root()
+        for name in candidate_side.files():
+            args += ["--ro-bind", str(root / name), str(root / name)]
         env = scrubbed_env(WORK)
-        env["PYTHONPATH"] = os.pathsep.join(_code_roots())
+        env["PYTHONPATH"] = str(candidate_side.code_root())
         for key, value in env.items():
             args += ["--setenv", key, value]
         return [*args, "--remount-ro", "/"]  # the sandbox's own root tmpfs too: only /tmp is writable
@@ -176,17 +178,11 @@ def _dispose(cgroup: JobCgroup | None) -> None:
         cgroup.remove()
 
 
-def _code_roots() -> list[str]:
-    """Folders that hold the `evaluators` and `sandboxes` packages (what the candidate's side imports)."""
-    return sorted({str(Path(p.__file__).resolve().parent.parent) for p in (evaluators, sandboxes)})
-
-
 def _read_only_binds(python: str) -> list[tuple[str, str]]:
-    """(source, destination) pairs: the interpreter's prefixes and the two packages, each at its own
-    path and at its resolved path (symlinked folders), nested repeats dropped."""
+    """(source, destination) pairs: the interpreter's prefixes, each at its own path and at its
+    resolved path (symlinked folders), nested repeats dropped."""
     wanted = {"/usr", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     wanted.add(str(Path(python).resolve().parent.parent))
-    wanted.update(str(Path(p.__file__).resolve().parent) for p in (evaluators, sandboxes))
     if os.path.exists("/etc/ld.so.cache"):
         wanted.add("/etc/ld.so.cache")
     found = [p for p in wanted if p and os.path.exists(p)]

@@ -1,8 +1,8 @@
 """The docker backend's image: build it from sandboxes/Dockerfile, and tell whether it is current.
 
-The image carries a copy of the `evaluators` and `sandboxes` packages, so it is labelled with a
-hash of their sources: a checkout whose trusted code changed since the build is told to rebuild
-instead of silently scoring with old code.
+The image carries the candidate's side only (sandboxes.candidate_side: the call server and the
+helper views; no evaluator, workload or scorer), labelled with a hash of those files: a checkout
+whose candidate-side code changed since the build is told to rebuild instead of running old code.
 """
 
 from __future__ import annotations
@@ -14,34 +14,30 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import evaluators
 import sandboxes
+from sandboxes import candidate_side
 from sandboxes.errors import SandboxUnavailable
 
 DEFAULT_IMAGE = "evolve-sandbox:latest"
 IMAGE_ENV = "EVOLVE_SANDBOX_IMAGE"  # another tag, e.g. one per checkout, so two checkouts never fight over one
 
 
-def default_image() -> str:
-    return os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 HASH_LABEL = "evolve.source-hash"
 DOCKERFILE = Path(sandboxes.__file__).parent / "Dockerfile"
-_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 
 
-def _packages() -> list[Path]:
-    return [Path(evaluators.__file__).parent, Path(sandboxes.__file__).parent]
+def default_image() -> str:
+    return os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
 
 
 def source_hash() -> str:
-    """sha256 over the Dockerfile and every .py file of the two packages the image carries."""
-    digest = hashlib.sha256()
-    for package in _packages():
-        for path in sorted(package.rglob("*")):
-            if path.is_file() and (path.suffix == ".py" or path.name == "Dockerfile") and "__pycache__" not in path.parts:
-                digest.update(f"{package.name}/{path.relative_to(package)}\0".encode())
-                digest.update(path.read_bytes())
+    """sha256 over the Dockerfile and every file the image carries."""
+    digest = hashlib.sha256(DOCKERFILE.read_bytes())
+    root = candidate_side.code_root()
+    for name in candidate_side.files():
+        digest.update(f"{name}\0".encode())
+        digest.update((root / name).read_bytes())
     return digest.hexdigest()[:32]
 
 
@@ -72,8 +68,10 @@ def build_image(client, tag: str | None = None, base_image: str = DEFAULT_BASE_I
     with tempfile.TemporaryDirectory(prefix="evolve-image-") as context:
         root = Path(context)
         shutil.copy(DOCKERFILE, root / "Dockerfile")
-        for package in _packages():
-            shutil.copytree(package, root / package.name, ignore=_SKIP)
+        source = candidate_side.code_root()
+        for name in candidate_side.files():
+            (root / "code" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source / name, root / "code" / name)
         try:
             image, lines = client.images.build(
                 path=str(root),

@@ -1,0 +1,26 @@
+"""The only project files a sandbox holds: the candidate's server and the helper views it builds.
+
+No workload generator, trace, simulator or scorer is in the sandbox, so a candidate cannot import
+them to regenerate the workloads it is scored on. A view (a helper object an evaluator asks the
+candidate's side to build from plain data, e.g. txn's Workload) must be listed here, with what
+it imports. The docker image copies these files and is labelled with their hash; bwrap binds them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sandboxes
+
+SERVER_MODULES = ("__init__.py", "candidate_server.py", "errors.py", "pool_server.py", "scratch.py", "wire.py")
+VIEW_MODULES = ("evaluators/__init__.py", "evaluators/txn/__init__.py", "evaluators/txn/cost.py", "evaluators/txn/view.py")
+
+
+def code_root() -> Path:
+    """The folder that holds the `sandboxes` and `evaluators` packages."""
+    return Path(sandboxes.__file__).resolve().parent.parent
+
+
+def files() -> list[str]:
+    """Paths relative to code_root(), in a stable order."""
+    return [f"sandboxes/{name}" for name in SERVER_MODULES] + list(VIEW_MODULES)
