@@ -119,8 +119,9 @@ class ControlLink:
         return message
 
 
-def limits_message(limits: Limits) -> dict:
+def limits_message(limits: Limits, require_seccomp: bool = False) -> dict:
     return {
+        "require_seccomp": require_seccomp,
         "wall_seconds": limits.wall_seconds,
         "cpu_seconds": limits.cpu_seconds,
         "memory_mb": limits.memory_mb,
@@ -160,8 +161,10 @@ class PoolJob:
 class PoolBox:
     """A started warm sandbox and its control link; `broken` once it must not take another job."""
 
-    def __init__(self, launcher: Launcher, link: ControlLink):
-        self.launcher, self.link = launcher, link
+    def __init__(self, launcher: Launcher, link: ControlLink, require_seccomp: bool = False):
+        """require_seccomp: a job that cannot load the keyring filter must not run (bwrap, where
+        nothing else stops keys from outliving the sandbox)."""
+        self.launcher, self.link, self.require_seccomp = launcher, link, require_seccomp
         self.uses = 0
         self.broken = False
 
@@ -172,7 +175,7 @@ class PoolBox:
         self.uses += 1
         oom_before = self.launcher.oom_kills()
         try:
-            self.link.send({"op": "start", "limits": limits_message(limits)}, fds=(theirs.fileno(),))
+            self.link.send({"op": "start", "limits": limits_message(limits, self.require_seccomp)}, fds=(theirs.fileno(),))
             self.link.expect("started")
         except BoxBroken:
             self.broken = True

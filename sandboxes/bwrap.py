@@ -106,7 +106,7 @@ class BwrapBackend:
         finally:
             theirs.close()
         launcher = _Launcher(proc, cgroup)
-        box = PoolBox(launcher, ControlLink(ours))
+        box = PoolBox(launcher, ControlLink(ours), require_seccomp=True)
         try:
             _limit(proc.pid, limits)
             if cgroup is not None:

@@ -195,10 +195,14 @@ def run(fd: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The process backend's entry point (warm sandboxes fork the pool server instead)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] != ["--fd"] or len(argv) != 2 or not argv[1].isdigit():
         print("usage: python -m sandboxes.candidate_server --fd N", file=sys.stderr)
         return 2
+    from sandboxes import seccomp
+
+    seccomp.deny_keyrings()  # best effort here: this backend does not isolate anyway
     return run(int(argv[1]))
 
 

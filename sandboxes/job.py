@@ -113,12 +113,15 @@ def _not_finite(result: StageResult) -> str | None:
 
 
 def _explained(frames: list[StageOutcome], end: JobEnd, limits: Limits) -> list[StageOutcome]:
-    """A candidate whose process died mid-stage shows as a crash; the box's report says why."""
-    if not frames or frames[-1].error != "crash" or not _died(frames[-1].detail):
+    """A candidate whose process died or stalled mid-stage shows as a crash or a timeout; the box's
+    report says why (an OOM kill in the job explains either)."""
+    if not frames or frames[-1].error not in ("crash", "timeout"):
         return frames
     last = frames[-1]
     if end.oom:
-        return [*frames[:-1], StageOutcome(last.stage, None, "memory", f"out of memory: the {limits.memory_mb} MB limit killed the candidate", last.seconds)]
+        return [*frames[:-1], StageOutcome(last.stage, None, "memory", f"out of memory: the {limits.memory_mb} MB limit killed the candidate's processes", last.seconds)]
+    if last.error != "crash" or not _died(last.detail):
+        return frames
     if end.stop == "timeout" or end.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and last.seconds >= limits.cpu_seconds:
         return [*frames[:-1], StageOutcome(last.stage, None, "timeout", f"the candidate ran past its time limit ({limits.wall_seconds:g}s wall, {limits.cpu_seconds}s CPU)", last.seconds)]
     if end.returncode is not None and end.returncode < 0:

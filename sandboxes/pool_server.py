@@ -35,7 +35,7 @@ import sys
 import time
 import traceback
 
-from sandboxes import scratch
+from sandboxes import scratch, seccomp
 
 WORK = "/tmp/work"
 END_GRACE_SECONDS = 0.5
@@ -215,6 +215,9 @@ def _child(channel: int, out_w: int, limits: dict) -> None:
         os.dup2(channel, JOB_CHANNEL_FD)
         os.closerange(JOB_CHANNEL_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         _set_limits(limits)
+        refused = seccomp.deny_keyrings()
+        if refused and limits.get("require_seccomp"):
+            raise RuntimeError(f"cannot seal the job's kernel keyrings: {refused}")
         _set_dumpable(1)  # the server is not; the job's /proc/self must be its own
         try:
             with open("/proc/self/oom_score_adj", "w") as handle:  # the OOM killer takes the job, not the server

@@ -53,11 +53,13 @@ class ProcessBox:
     def start(self, limits: Limits) -> "ProcessJob":
         self.uses += 1
         try:
-            workdir = tempfile.mkdtemp(prefix="evolve-job-", dir=self._work_root)
+            root = tempfile.mkdtemp(prefix="evolve-job-", dir=self._work_root)
+            workdir = os.path.join(root, "work")
+            os.mkdir(workdir)
         except OSError as exc:
             raise SandboxUnavailable(f"cannot create a work dir: {exc}") from exc
         ours, theirs = wire.channel_pair()
-        output = open(os.path.join(workdir, ".output"), "wb")
+        output = open(os.path.join(root, "output"), "wb")
         try:
             proc = subprocess.Popen(
                 [self._python, *SERVER, "--fd", str(theirs.fileno())], stdin=subprocess.DEVNULL, stdout=output,
@@ -66,7 +68,7 @@ class ProcessBox:
             )  # fmt: skip
         except OSError as exc:
             ours.close()
-            shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(root, ignore_errors=True)
             raise SandboxUnavailable(f"cannot start the candidate's process: {exc}") from exc
         finally:
             theirs.close()
@@ -76,15 +78,15 @@ class ProcessBox:
         except (OSError, ValueError) as exc:
             _kill_group(proc.pid)
             raise SandboxUnavailable(f"cannot set rlimits: {exc}") from exc
-        return ProcessJob(proc, ours, workdir, limits, time.monotonic())
+        return ProcessJob(proc, ours, root, limits, time.monotonic())
 
     def close(self) -> None:
         """Nothing outlives a job here."""
 
 
 class ProcessJob:
-    def __init__(self, proc: subprocess.Popen, sock: socket.socket, workdir: str, limits: Limits, started: float):
-        self.proc, self.sock, self.workdir, self.limits, self.started = proc, sock, workdir, limits, started
+    def __init__(self, proc: subprocess.Popen, sock: socket.socket, root: str, limits: Limits, started: float):
+        self.proc, self.sock, self.root, self.limits, self.started = proc, sock, root, limits, started
 
     def end(self) -> JobEnd:
         self.sock.close()
@@ -94,8 +96,8 @@ class ProcessJob:
             returncode = self.proc.wait(KILL_SECONDS)
         except subprocess.TimeoutExpired:
             returncode = None
-        stderr = _tail(os.path.join(self.workdir, ".output"), self.limits.stderr_tail_bytes)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        stderr = _tail(os.path.join(self.root, "output"), self.limits.stderr_tail_bytes)
+        shutil.rmtree(self.root, ignore_errors=True)
         return JobEnd(returncode, "exit" if exited else "host", False, True, stderr, time.monotonic() - self.started)
 
 

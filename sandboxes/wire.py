@@ -129,8 +129,13 @@ def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes
 
 
 def pack(value) -> bytes:
-    """Encode plain data, arrays and Records; TypeError for anything else."""
-    return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=False)
+    """Encode plain data, arrays and Records; TypeError for anything else.
+
+    Strict types: a subclass of a built-in is not packed as one (msgpack would trust its length);
+    `_default` copies it into the plain type through its own methods, so a list subclass that
+    lies about its length arrives as whatever it actually yields, and is judged as that.
+    """
+    return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True)
 
 
 def _default(value):
@@ -142,8 +147,13 @@ def _default(value):
         return msgpack.ExtType(RECORDS, pack([value.kind, value.view, names, columns]))
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return value.item()
-    if isinstance(value, tuple):
+    for plain in (bool, int, float, str, bytes):
+        if isinstance(value, plain):
+            return plain(value) if plain is not str else str.__str__(value)
+    if isinstance(value, (list, tuple)):
         return list(value)
+    if isinstance(value, dict):
+        return dict(value)
     raise TypeError(f"cannot send {type(value).__name__} across the sandbox boundary")
 
 
@@ -160,7 +170,7 @@ def pack_answers(results: list) -> bytes:
         return pack(results)
     except (TypeError, ValueError, OverflowError):
         pass
-    packer = msgpack.Packer(default=_default, use_bin_type=True)
+    packer = msgpack.Packer(default=_default, use_bin_type=True, strict_types=True)
     parts = [packer.pack_array_header(len(results))]
     for item in results:
         try:

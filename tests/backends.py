@@ -20,23 +20,15 @@ def required() -> bool:
     return os.environ.get("EVOLVE_REQUIRE_SANDBOXES") == "1"
 
 
-def build(name: str, **options):
-    """The backend, or a skip (a failure when sandboxes are required) saying why it cannot run."""
+def build(name: str, max_uses: int | None = None):
+    """The backend behind trusted workers (a WorkerPool), or a skip (a failure when sandboxes are
+    required) saying why it cannot run. bwrap-cold starts a fresh sandbox for every job."""
+    from sandboxes.choose import make_sandbox
+
     try:
-        if name == "docker":
-            from sandboxes.container import DockerSandbox
-
-            return DockerSandbox(**options)
-        if name in ("bwrap", "bwrap-cold"):
-            from sandboxes.bwrap import BwrapSandbox, bwrap_works
-
-            problem = bwrap_works()
-            if problem:
-                raise SandboxUnavailable(problem)
-            return BwrapSandbox(warm=name == "bwrap", **options)
-        from sandboxes.process import ProcessSandbox
-
-        return ProcessSandbox(**options)
+        if name == "bwrap-cold":
+            return make_sandbox("bwrap", max_uses=1)
+        return make_sandbox(name, max_uses=max_uses)
     except SandboxUnavailable as exc:
         if required():
             pytest.fail(f"sandbox {name} is required here (EVOLVE_REQUIRE_SANDBOXES=1) but unavailable: {exc}")

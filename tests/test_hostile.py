@@ -1,10 +1,14 @@
-"""Hostile candidates against every backend: the host survives, the reason is right, nothing leaks.
+"""Hostile candidates against every backend: the host survives, the reason is right, nothing leaks,
+no score is forged, and what one job leaves behind cannot be read by the next.
 
 Each program in tests/fixtures/hostile/ says in its header what must happen (`# expect:`, with
-per-backend overrides `# expect-docker:`) and where it makes sense (`# backends:`). The evaluator
-is tests/fixtures/sandbox's tiny MeanEvaluator (smoke stage: mean of f(1), f(2)), in a copy of
-that folder outside the repository. Programs that look for secrets encode what they found in their
-score, so "no leak" and "no forged score" are the same assertion: the score is the honest 1.5.
+per-backend overrides `# expect-docker:`) and where it makes sense (`# backends:`). The expectation
+is "ok" (the honest scores), "invalid" (the evaluator's rule caught the answer) or a failure reason.
+Jobs go the production path: a WorkerPool of trusted workers, the fixture evaluator
+(tests/fixtures/sandbox: each stage the mean of f over its inputs) on the trusted side, the
+candidate alone in a box. The AST guard is not involved anywhere here. After every hostile job
+the same sandbox runs an honest snoop (tests/fixtures/snoop) that adds 1000 to its score for
+anything a previous job left that it can see: its score must be the honest one.
 """
 
 from __future__ import annotations
@@ -22,17 +26,19 @@ from pathlib import Path
 
 import pytest
 
-import sandboxes.runner
+import sandboxes.candidate_server
 from backends import ALL, ISOLATING, build
 from evaluators.protocol import EvaluatorRef
-from evolve.errors import PatchError
-from evolve.guard import GuardPolicy, check_code
 from sandboxes.base import Limits, Outcome, SandboxJob
 
-HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
-SANDBOX_FIXTURE = Path(__file__).parent / "fixtures" / "sandbox"
+FIXTURES = Path(__file__).parent / "fixtures"
+HOSTILE = FIXTURES / "hostile"
+SANDBOX_FIXTURE = FIXTURES / "sandbox"
+SNOOP = (FIXTURES / "snoop" / "snoop.py").read_text()
 LIMITS = Limits(wall_seconds=2.5, cpu_seconds=5, memory_mb=256, max_output_bytes=100_000, stderr_tail_bytes=4000)
-HONEST = 1.5  # f(x) = x over the smoke inputs (1, 2)
+STAGES = ("smoke", "train", "test")
+HONEST = {"smoke": 1.5, "train": 15.0, "test": 150.0}  # f(x) = x over each stage's inputs
+RANGES = (("score", -1e6, 1e6),)
 SECRET_NAME = "EVOLVE_CANARY_API_KEY"
 GOOD = "def f(x):\n    return x\n"
 
@@ -41,7 +47,7 @@ GOOD = "def f(x):\n    return x\n"
 class Case:
     name: str
     code: str
-    expect: dict[str, str]  # backend -> "ok" | a failure reason | "guard"
+    expect: dict[str, str]  # backend -> "ok" | "invalid" | a failure reason
     backends: tuple[str, ...]
 
 
@@ -73,7 +79,7 @@ class Host:
     canary_mtime: int
     run_db: Path
     problem_dir: Path
-    runner_bytes: bytes
+    server_bytes: bytes
     port: int
     host_ip: str
     connections: list
@@ -97,7 +103,7 @@ def host(tmp_path_factory):
     os.environ[SECRET_NAME] = secret  # the host process's environment, where API keys live
     yield Host(
         secret, canary, canary.read_bytes(), canary.stat().st_mtime_ns, run_db, problem_dir,
-        Path(sandboxes.runner.__file__).read_bytes(), server.getsockname()[1], _host_ip(), connections,
+        Path(sandboxes.candidate_server.__file__).read_bytes(), server.getsockname()[1], _host_ip(), connections,
     )  # fmt: skip
     server.close()
     if old is None:
@@ -120,11 +126,12 @@ def backend(request):
 
 def run(backend, host: Host, code: str) -> Outcome:
     _, sandbox, loop = backend
-    job = SandboxJob(code=fill(code, host), evaluator=EvaluatorRef("evaluator.py:make_evaluator", str(host.problem_dir)), stages=("smoke",))
+    evaluator = EvaluatorRef("evaluator.py:make_evaluator", str(host.problem_dir))
+    job = SandboxJob(code=fill(code, host, backend[0]), evaluator=evaluator, stages=STAGES, ranges=RANGES)
     return loop.run_until_complete(sandbox.run(job, LIMITS))
 
 
-def fill(code: str, host: Host) -> str:
+def fill(code: str, host: Host, backend: str = "process") -> str:
     for key, value in {
         "{{SECRET}}": host.secret,
         "{{SECRET_NAME}}": SECRET_NAME,
@@ -133,17 +140,17 @@ def fill(code: str, host: Host) -> str:
         "{{PROBLEM_DIR}}": str(host.problem_dir),
         "{{HOST_IP}}": host.host_ip,
         "{{PORT}}": str(host.port),
+        "{{ISOLATED}}": "0" if backend == "process" else "1",
     }.items():
         code = code.replace(key, value)
     return code
 
 
-def score(outcome: Outcome) -> float | None:
-    stage = outcome.stage("smoke")
-    return stage.result.metrics.get("score") if stage and stage.result and stage.result.valid else None
+def scores(outcome: Outcome) -> dict[str, float]:
+    return {s.stage: s.result.metrics["score"] for s in outcome.stages if s.result and s.result.valid and "score" in s.result.metrics}
 
 
-CONTAINED = [(b, c) for c in CASES if c.expect["process"] != "guard" for b in c.backends]  # `# backends:`
+CONTAINED = [(b, c) for c in CASES for b in c.backends]
 
 
 @pytest.mark.parametrize(("backend", "case"), CONTAINED, indirect=["backend"], ids=[f"{b}-{c.name}" for b, c in CONTAINED])
@@ -151,17 +158,22 @@ def test_hostile_candidate_is_contained(backend, host, case):
     name = backend[0]
     outcome = run(backend, host, case.code)
     expected = case.expect[name]
+    found = scores(outcome)
     if expected == "ok":
         assert outcome.failure is None, (outcome.failure, outcome.detail[-800:], outcome.stderr_tail[-800:])
-        assert score(outcome) == HONEST, f"found or forged something: score {score(outcome)}\n{outcome.stderr_tail[-1500:]}"
+        assert found == HONEST, f"found or forged something: {found}\n{outcome.stderr_tail[-1500:]}"
+    elif expected == "invalid":
+        assert outcome.failure is None, (outcome.failure, outcome.detail[-800:])
+        first = outcome.stages[0]
+        assert first.result is not None and not first.result.valid and first.result.reason, first
     else:
         assert outcome.failure == expected, (outcome.failure, outcome.detail[-800:], outcome.stderr_tail[-800:])
-        assert score(outcome) in (None, HONEST)
+    assert all(found[stage] == HONEST[stage] for stage in found), f"a forged score was accepted: {found}"
     text = outcome.detail + outcome.stderr_tail + "".join(s.detail + (s.result.feedback if s.result else "") for s in outcome.stages)
     assert host.secret not in text
     _host_untouched(host)
-    follow_up = run(backend, host, GOOD)  # the same sandbox keeps scoring honestly
-    assert follow_up.failure is None and score(follow_up) == HONEST, (follow_up.failure, follow_up.detail[-500:])
+    follow_up = run(backend, host, SNOOP)  # the same sandbox: honest, and it sees nothing left behind
+    assert follow_up.failure is None and scores(follow_up) == HONEST, (follow_up.failure, follow_up.detail[-500:], scores(follow_up))
     _host_untouched(host)
 
 
@@ -169,37 +181,32 @@ def _host_untouched(host: Host) -> None:
     assert host.canary.read_bytes() == host.canary_bytes
     assert host.canary.stat().st_mtime_ns == host.canary_mtime
     assert (host.problem_dir / "evaluator.py").read_bytes() == (SANDBOX_FIXTURE / "evaluator.py").read_bytes()
-    assert Path(sandboxes.runner.__file__).read_bytes() == host.runner_bytes
+    assert Path(sandboxes.candidate_server.__file__).read_bytes() == host.server_bytes
     assert not host.connections, f"a candidate reached the host: {host.connections}"
 
 
 def test_suite_is_big_enough():
-    assert len(CASES) >= 20
-    assert {c.name for c in CASES if c.expect["process"] == "guard"}, "the in-process forgery case is missing"
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_default_guard_rejects_tampering_imports(case):
-    """What would reach the host or the verifier needs an import the default guard does not allow."""
-    code = "# EVOLVE-BLOCK-START\n" + case.code + "# EVOLVE-BLOCK-END\n"
-    harmless = {"infinite_loop", "memory_bomb"}  # plain Python: only the sandbox's limits stop these
-    if case.name in harmless:
-        check_code(code, GuardPolicy())
-        return
-    with pytest.raises(PatchError) as err:
-        check_code(code, GuardPolicy())
-    assert err.value.reason == "forbidden"
+    assert len(CASES) >= 35
+    assert {"monkeypatch_evaluator", "steal_frames", "patch_numpy", "lying_list", "forge_pool_reply", "mqueue_leftover"} <= {c.name for c in CASES}
 
 
 @pytest.mark.parametrize("backend", ISOLATING, indirect=True)
-def test_lingering_daemon_cannot_touch_a_later_job(backend, host):
-    """A process left behind by one job is gone before the next starts (the process backend
-    cannot catch a double-forked daemon in a new session: documented, so not tested there)."""
-    code = (HOSTILE / "spawn_subprocess.py").read_text()
-    assert run(backend, host, code).failure is None
-    for _ in range(3):
-        assert score(run(backend, host, GOOD)) == HONEST
-    _host_untouched(host)
+def test_a_warm_box_scores_the_next_honest_job_as_a_fresh_box_would(backend, host):
+    """Every hostile case, one after another in one sandbox, each followed by an honest job: the
+    honest job's scores are exactly those of the same job in a brand-new sandbox."""
+    fresh_loop = asyncio.new_event_loop()
+    fresh = build(backend[0], max_uses=1)
+    try:
+        reference = scores(fresh_loop.run_until_complete(fresh.run(
+            SandboxJob(GOOD, EvaluatorRef("evaluator.py:make_evaluator", str(host.problem_dir)), STAGES, ranges=RANGES), LIMITS)))
+    finally:
+        fresh_loop.run_until_complete(fresh.aclose())
+        fresh_loop.close()
+    assert reference == HONEST
+    for case in CASES:
+        if backend[0] in case.backends:
+            run(backend, host, case.code)
+            assert scores(run(backend, host, GOOD)) == reference, case.name
 
 
 def _listener():
