@@ -12,10 +12,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from evolve.blocks import check_edit
 from evolve.errors import PatchError, UserError
-from evolve.patching import check_syntax
-from evolve.proposers.llm.operators import child_from_answer
+from evolve.edits.answer import checked_child, child_from_answer
 
 APPLIED = "applied"
 
@@ -58,10 +56,7 @@ class Outcome:
 def try_answer(record: AnswerRecord) -> Outcome:
     """Run one answer through the same steps a run takes before evaluating a child."""
     try:
-        child = child_from_answer(record.operator, record.parent, record.answer)
-        child = child if child.endswith("\n") else child + "\n"  # as make_child does
-        check_edit(record.parent, child)
-        check_syntax(child)
+        child = checked_child(record.parent, child_from_answer(record.parent, record.answer))
     except PatchError as exc:
         return Outcome(exc.reason, str(exc))
     return Outcome(APPLIED, "", child)

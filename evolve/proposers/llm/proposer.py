@@ -12,12 +12,13 @@ import random
 import time
 from dataclasses import dataclass
 
+from evolve.edits.answer import child_from_answer
 from evolve.errors import PatchError, ProviderError, ReplayExhausted
 from evolve.proposers.base import Feedback, Proposal, ProposalRequest
 from evolve.proposers.llm.budget import Ledger, estimate_tokens
 from evolve.proposers.llm.cassette import Cassette, Recorded, Recorder, request_hash
 from evolve.proposers.llm.chooser import ModelChooser
-from evolve.proposers.llm.operators import child_from_answer, choose_operator, summary_of
+from evolve.proposers.llm.operators import choose_operator, summary_of
 from evolve.proposers.llm.pricing import PriceTable
 from evolve.proposers.llm.prompting import PromptBuilder
 from evolve.proposers.llm.retry import CallResult, call_with_retries
@@ -135,7 +136,7 @@ class LlmProposer:
         if reply is None:
             return Proposal(code=None, failure=f"llm_{error.kind}", detail=str(error), **record)
         try:
-            code = child_from_answer(operator, request.parent.code, reply.text)
+            code = child_from_answer(request.parent.code, reply.text)
         except PatchError as exc:
             if reply.finish_reason in TRUNCATED:
                 detail = f"the answer hit the output cap ({spec.max_tokens} tokens; raise max_tokens): {exc}"
