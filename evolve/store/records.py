@@ -18,6 +18,17 @@ class EvaluationRecord:
 
 
 @dataclass(frozen=True)
+class PromptVariantRecord:
+    """A system-prompt variant written during a run (prompt evolution): guidance added to the
+    shipped system prompt, written by an LLM from the run's best and worst recent children."""
+
+    name: str
+    text: str
+    parent: str = ""  # the variant it was written from ("base": the shipped prompt alone)
+    iteration: int | None = None  # set by the store when reading
+
+
+@dataclass(frozen=True)
 class ProposalRecord:
     proposer: str
     model: str = ""
@@ -32,6 +43,10 @@ class ProposalRecord:
     attempts: tuple[dict, ...] = ()
     priced: bool = True
     iteration: int | None = None  # set by the store when reading
+    parent_id: int | None = None  # the candidate the call was asked to improve
+    prompt_variant: str = ""  # the system-prompt variant the call used (prompt evolution)
+    prompt_call: "ProposalRecord | None" = None  # the call that wrote a new variant first (paid, even if failed)
+    new_variant: PromptVariantRecord | None = None  # the variant that call wrote
 
 
 @dataclass(frozen=True)

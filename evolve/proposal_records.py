@@ -1,0 +1,51 @@
+"""Between the proposer and the store: a Proposal as a stored record, and a committed child as the
+Feedback a learning proposer observes (on resume too, from the stored records)."""
+
+from __future__ import annotations
+
+from evolve.proposers.base import Feedback, PromptVariant, Proposal
+from evolve.store.records import CandidateRecord, PromptVariantRecord, ProposalRecord
+
+
+def proposal_record(proposal: Proposal, parent_id: int | None, latency_s: float) -> ProposalRecord:
+    """The record of a call (and of the prompt-writing call made before it, if any)."""
+    variant = proposal.new_variant
+    return ProposalRecord(
+        proposer=proposal.proposer,
+        model=proposal.model,
+        prompt=proposal.prompt,
+        response=proposal.response,
+        tokens_in=proposal.tokens_in,
+        tokens_out=proposal.tokens_out,
+        cost_usd=proposal.cost_usd,
+        latency_s=latency_s,
+        error=proposal.failure and f"{proposal.failure}: {proposal.detail}",
+        operator=proposal.operator,
+        attempts=proposal.attempts,
+        priced=proposal.priced,
+        parent_id=parent_id,
+        prompt_variant=proposal.prompt_variant,
+        prompt_call=proposal_record(proposal.prompt_call, None, proposal.prompt_call.latency_s) if proposal.prompt_call else None,
+        new_variant=PromptVariantRecord(variant.name, variant.text, variant.parent) if variant else None,
+    )
+
+
+def feedback_of(child: CandidateRecord, parent: CandidateRecord | None, proposal: ProposalRecord, maximize: bool) -> Feedback:
+    """How the child turned out: improvement over its parent in the objective's better direction."""
+    improvement = None
+    if child.status == "valid" and child.score is not None and parent is not None and parent.score is not None:
+        improvement = (child.score - parent.score) * (1 if maximize else -1)
+    written = proposal.new_variant
+    return Feedback(
+        child.iteration,
+        proposal.model,
+        proposal.cost_usd,
+        improvement,
+        proposal.priced,
+        prompt_variant=proposal.prompt_variant,
+        new_variant=PromptVariant(written.name, written.text, written.parent, child.iteration) if written else None,
+        status=child.status,
+        reason=f"{child.failure_reason}: {child.failure_detail}"[:300] if child.failure_reason else "",
+        summary=child.summary,
+        score=child.score,
+    )
