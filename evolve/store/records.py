@@ -98,3 +98,17 @@ class RunInfo:
     best_candidate_id: int | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """An LLM answer as stored, with the program it was written for (None: not recorded)."""
+
+    iteration: int
+    model: str
+    operator: str
+    prompt_variant: str
+    response: str
+    parent_code: str | None
+    status: str | None  # of the candidate it became; None: its iteration was never committed
+    failure_reason: str | None

@@ -34,6 +34,7 @@ from evolve.store.records import (
     ProposalRecord,
     ReferenceRecord,
     RunInfo,
+    StoredAnswer,
 )
 
 DB_FILENAME = "evolve.db"
@@ -285,6 +286,23 @@ class Store:
                 .order_by(m.PromptVariant.iteration)
             )
             return [variant_record(v) for v in rows]
+
+    def answers(self, run_id: int) -> list[StoredAnswer]:
+        """Every stored LLM answer (prompt-writing calls aside), committed or not, in iteration order."""
+        child, asked, made_from = aliased(m.Candidate), aliased(m.Candidate), aliased(m.Candidate)
+        with self._sessions() as session:
+            rows = session.execute(
+                select(m.Proposal, func.coalesce(asked.code, made_from.code), child.status, child.failure_reason)
+                .outerjoin(child, child.proposal_id == m.Proposal.id)
+                .outerjoin(asked, asked.id == m.Proposal.parent_id)
+                .outerjoin(made_from, made_from.id == child.parent_id)
+                .where(m.Proposal.run_id == run_id, m.Proposal.response != "", m.Proposal.operator != PROMPT_OPERATOR)
+                .order_by(m.Proposal.iteration, m.Proposal.id)
+            ).all()
+            return [
+                StoredAnswer(p.iteration, p.model, p.operator, p.prompt_variant or "", p.response, code, status, reason)
+                for p, code, status, reason in rows
+            ]
 
     def variant_outcomes(self, run_id: int) -> list[tuple[str, str, float | None, float | None]]:
         """(prompt variant, child status, child score, parent score) of every committed LLM child."""
