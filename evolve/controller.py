@@ -15,14 +15,14 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from evolve.config import RunConfig
 from evolve.errors import ProblemError, ProposerError, RunHalted
 from evolve.events import EventSink, IterationDone, Migrated, ReferenceScored, RunEnded, RunStarted
 from evolve.lineage import Lineage, dimensions
 from evolve.problem import Problem
-from evolve.proposal_records import feedback_of, proposal_record
+from evolve.proposal_records import feedback_of, improvement_of, proposal_record
 from evolve.proposers.base import Proposal, Proposer
 from evolve.requests import build_request
 from evolve.children import candidate_from_verdict, make_child
@@ -296,10 +296,11 @@ class Controller:
         self.proposer.observe(feedback_of(candidate, parent, proposal, self.problem.objective.maximize))
 
     def _commit(self, candidate: CandidateRecord, proposal: ProposalRecord) -> list[Plan]:
+        parent = self.lineage.records.get(candidate.parent_id) if candidate.parent_id is not None else None
+        candidate = replace(candidate, improvement=improvement_of(candidate, parent, self.problem.objective.maximize))
         new_best = self.lineage.is_better(candidate)
         stored = self.store.commit_iteration(self.run_info.id, candidate, proposal, new_best)
         self._paid.pop(stored.iteration, None)
-        parent = self.lineage.records.get(stored.parent_id) if stored.parent_id is not None else None
         moves = self.lineage.apply(stored)
         self._observe(stored, parent, proposal)
         seconds = sum(e.seconds for e in stored.evaluations)

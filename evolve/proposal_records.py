@@ -30,17 +30,21 @@ def proposal_record(proposal: Proposal, parent_id: int | None, latency_s: float)
     )
 
 
+def improvement_of(child: CandidateRecord, parent: CandidateRecord | None, maximize: bool) -> float | None:
+    """Child minus parent in the objective's better direction; None unless both have valid scores."""
+    if child.status != "valid" or child.score is None or parent is None or parent.score is None:
+        return None
+    return (child.score - parent.score) * (1 if maximize else -1)
+
+
 def feedback_of(child: CandidateRecord, parent: CandidateRecord | None, proposal: ProposalRecord, maximize: bool) -> Feedback:
-    """How the child turned out: improvement over its parent in the objective's better direction."""
-    improvement = None
-    if child.status == "valid" and child.score is not None and parent is not None and parent.score is not None:
-        improvement = (child.score - parent.score) * (1 if maximize else -1)
+    """How the child turned out, for the bandits and the prompt writer."""
     written = proposal.new_variant
     return Feedback(
         child.iteration,
         proposal.model,
         proposal.cost_usd,
-        improvement,
+        improvement_of(child, parent, maximize),
         proposal.priced,
         prompt_variant=proposal.prompt_variant,
         new_variant=PromptVariant(written.name, written.text, written.parent, child.iteration) if written else None,

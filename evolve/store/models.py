@@ -109,6 +109,7 @@ class Candidate(Base):
     failure_detail: Mapped[str] = mapped_column(Text, default="")
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     test_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    improvement: Mapped[float | None] = mapped_column(Float, nullable=True)
     features: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 

@@ -68,6 +68,7 @@ class CandidateRecord:
     failure_detail: str = ""
     score: float | None = None
     test_score: float | None = None
+    improvement: float | None = None  # over the parent, in the objective's better direction (valid children)
     features: dict[str, float] = field(default_factory=dict)
     evaluations: tuple[EvaluationRecord, ...] = ()
     id: int | None = None
@@ -112,3 +113,14 @@ class StoredAnswer:
     parent_code: str | None
     status: str | None  # of the candidate it became; None: its iteration was never committed
     failure_reason: str | None
+
+
+@dataclass(frozen=True)
+class VariantStats:
+    """A prompt variant and its record: calls that used it, and how their children did."""
+
+    variant: PromptVariantRecord
+    calls: int
+    valid: int
+    improved: int  # children better than their parent
+    best_improvement: float | None

@@ -46,6 +46,7 @@ def candidate_row(run_id: int, c: CandidateRecord, proposal_id: int | None) -> m
         failure_detail=c.failure_detail,
         score=c.score,
         test_score=c.test_score,
+        improvement=c.improvement,
         features=dict(c.features),
     )
 
@@ -80,6 +81,7 @@ def candidate_record(r: m.Candidate, evaluations: tuple[EvaluationRecord, ...]) 
         failure_detail=r.failure_detail,
         score=r.score,
         test_score=r.test_score,
+        improvement=r.improvement,
         features=dict(r.features or {}),
         evaluations=evaluations,
     )

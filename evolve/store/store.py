@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy import case, create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased, sessionmaker
@@ -35,10 +35,12 @@ from evolve.store.records import (
     ReferenceRecord,
     RunInfo,
     StoredAnswer,
+    VariantStats,
 )
 
 DB_FILENAME = "evolve.db"
 PROMPT_OPERATOR = "prompt"  # a call that wrote a system-prompt variant, not a child
+BASE_VARIANT = "base"  # the shipped system prompt, with no written guidance
 
 
 def default_db_url(run_dir: Path) -> str:
@@ -304,20 +306,28 @@ class Store:
                 for p, code, status, reason in rows
             ]
 
-    def variant_outcomes(self, run_id: int) -> list[tuple[str, str, float | None, float | None]]:
-        """(prompt variant, child status, child score, parent score) of every committed LLM child."""
-        parent = aliased(m.Candidate)
+    def prompt_variant_stats(self, run_id: int) -> list[VariantStats]:
+        """Every prompt variant used or written (the shipped "base" first) with its record: calls,
+        valid children, children that improved on their parent, and the best improvement."""
         with self._sessions() as session:
-            return [
-                tuple(row)
-                for row in session.execute(
-                    select(m.Proposal.prompt_variant, m.Candidate.status, m.Candidate.score, parent.score)
-                    .join(m.Candidate, m.Candidate.proposal_id == m.Proposal.id)
-                    .outerjoin(parent, m.Candidate.parent_id == parent.id)
-                    .where(m.Proposal.run_id == run_id, m.Proposal.prompt_variant != "")
-                    .order_by(m.Candidate.iteration)
+            rows = session.execute(
+                select(
+                    m.Proposal.prompt_variant,
+                    func.count(),
+                    func.sum(case((m.Candidate.status == "valid", 1), else_=0)),
+                    func.sum(case((m.Candidate.improvement > 0, 1), else_=0)),
+                    func.max(m.Candidate.improvement),
                 )
-            ]
+                .join(m.Candidate, m.Candidate.proposal_id == m.Proposal.id)
+                .where(m.Proposal.run_id == run_id, m.Proposal.prompt_variant != "")
+                .group_by(m.Proposal.prompt_variant)
+            ).all()
+        used = {name: (calls, valid or 0, improved or 0, best) for name, calls, valid, improved, best in rows}
+        written = self.prompt_variants(run_id)
+        if not used and not written:
+            return []
+        variants = [PromptVariantRecord(BASE_VARIANT, ""), *written]
+        return [VariantStats(v, *used.get(v.name, (0, 0, 0, None))) for v in variants]
 
     def model_usage(self, run_id: int) -> list[dict]:
         """Per model: calls, tokens, dollars, retries, unpriced calls, prompt-writing calls, and
