@@ -49,7 +49,7 @@ def feedback_of(child: CandidateRecord, parent: CandidateRecord | None, proposal
         prompt_variant=proposal.prompt_variant,
         new_variant=PromptVariant(written.name, written.text, written.parent, child.iteration) if written else None,
         status=child.status,
-        reason=f"{child.failure_reason}: {child.failure_detail}"[:300] if child.failure_reason else "",
+        reason=": ".join(x for x in (child.failure_reason, child.failure_detail) if x)[:300],
         summary=child.summary,
         score=child.score,
     )

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from evolve.errors import UserError
+from evolve.proposers.base import BASE_VARIANT
 from evolve.store import RunInfo, Store
 from evolve.store.records import ProposalRecord
-
-BASE_VARIANT = "base"
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class CallView:
     answer: str
     prompt_variant: str
     variant_guidance: str | None  # the variant's text (None: base, or no prompt evolution)
-    wrote_variant: str | None  # a variant written by a call made first in this iteration
+    wrote_variant: str | None  # a variant written by a second call of this iteration
     writer_cost_usd: float
 
 
@@ -143,7 +142,7 @@ def _call(c: CallView) -> list[str]:
     elif c.prompt_variant:
         out += [f"prompt variant: {c.prompt_variant}, whose guidance is:", *_indented(c.variant_guidance or "")]
     if c.wrote_variant:
-        out.append(f"this iteration first wrote prompt variant {c.wrote_variant} (that call: ${c.writer_cost_usd:.6f})")
+        out.append(f"this iteration also wrote prompt variant {c.wrote_variant}, for later iterations (that call: ${c.writer_cost_usd:.6f})")
     if c.error:
         out.append(f"error: {c.error}")
     return out + ["", "prompt:", *_indented(c.prompt), "", "answer:", *_indented(c.answer or "(none)")]

@@ -37,6 +37,10 @@ class ProposalRequest:
     failed: ProgramView | None = None  # a recent failed child on this island, for repair
 
 
+PROMPT_OPERATOR = "prompt"  # the operator tag of a call that wrote a prompt variant, not a child
+BASE_VARIANT = "base"  # the shipped system prompt, with no written guidance
+
+
 @dataclass(frozen=True)
 class PromptVariant:
     """A system-prompt variant (prompt evolution): guidance an LLM wrote from the run's best and

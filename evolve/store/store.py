@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import aliased, sessionmaker
 
 from evolve.errors import RunNotFound, UserError
+from evolve.proposers.base import BASE_VARIANT, PROMPT_OPERATOR
 from evolve.store import models as m
 from evolve.store.migrations import migrate
 from evolve.store.rows import (
@@ -39,8 +40,6 @@ from evolve.store.records import (
 )
 
 DB_FILENAME = "evolve.db"
-PROMPT_OPERATOR = "prompt"  # a call that wrote a system-prompt variant, not a child
-BASE_VARIANT = "base"  # the shipped system prompt, with no written guidance
 
 
 def default_db_url(run_dir: Path) -> str:
