@@ -11,6 +11,7 @@ outcome (the corpus) are also checked against it: a wrong child counts as a mism
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def main() -> None:
     try:
         records = [r for path in args.paths for r in read_records(path)]
     except UserError as exc:
-        raise SystemExit(f"error: {exc}") from None
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     results = [(r, try_answer(r)) for r in records]
     print(f"{len(records)} answers from {', '.join(str(p) for p in args.paths)}\n")
     print_table(("outcome", "answers", "share"), rows_by_outcome(results))

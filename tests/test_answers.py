@@ -71,7 +71,7 @@ def test_the_benchmark_prints_applied_and_rejected_by_reason():
     assert re.search(r"^\| ambiguous_search +\| 3 ", result.stdout, re.M)
     assert f"matches the expected outcome: {len(CORPUS)}/{len(CORPUS)}" in result.stdout
     bad = subprocess.run([sys.executable, "benchmarks/answer_acceptance.py", "nowhere"], cwd=REPO, capture_output=True, text=True)
-    assert bad.returncode != 0 and bad.stderr.strip() == "error: no .jsonl answer records at nowhere"
+    assert bad.returncode == 2 and bad.stderr == "error: no .jsonl answer records at nowhere\n"
 
 
 def test_edits_apply_in_order_and_all_or_nothing():
