@@ -16,7 +16,7 @@ from evolve.proposers.base import Feedback, ProgramView, ProposalRequest
 from evolve.proposers.llm.budget import Ledger
 from evolve.proposers.llm.cassette import Cassette, Recorded, Recorder
 from evolve.proposers.llm.chooser import ModelChooser
-from evolve.proposers.llm.operators import choose_operator
+from evolve.proposers.llm.operators import choose_operator, summary_of
 from evolve.proposers.llm.pricing import PriceTable
 from evolve.proposers.llm.prompting import PromptBuilder
 from evolve.proposers.llm.specs import ModelSpec, OperatorMix, parse_model_arg
@@ -83,6 +83,12 @@ def test_answers_become_children_only_inside_the_blocks():
         with pytest.raises(PatchError) as caught:
             child_from_answer(SEED, answer)
         assert caught.value.reason == reason, answer
+
+
+def test_the_summary_is_the_first_prose_line_past_tags_and_markers():
+    assert summary_of("<NAME>\nidle_first\n</NAME>\n<DESCRIPTION>\nIdle first.\n</DESCRIPTION>") == "idle_first"
+    assert summary_of("```python\n# python\n<<<<<<< SEARCH\nx = 1\n") == "x = 1"
+    assert summary_of("") == ""
 
 
 def test_every_operator_renders_with_the_context_feedback_and_regions(toy_problem):

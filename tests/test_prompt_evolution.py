@@ -100,6 +100,9 @@ def test_prompt_variants_are_written_chosen_stored_shown_and_replayed(cli, toy_p
     stats = {v["name"]: v for v in summary["prompt_variants"]}
     assert stats["v8"]["improved"] >= 3 and stats["v16"]["improved"] == 0 and stats["base"]["calls"] >= 2
     assert summary["models"][0]["prompt_calls"] == len(variants) and summary["proposer_calls"] == 40 + len(variants)
+    code, table, _ = cli("status", "meta")
+    row = [stats["v8"][k] for k in ("calls", "valid", "improved")]
+    assert re.search(r"v8[ │]+base[ │]+8[ │]+{}[ │]+{}[ │]+{}[ │]".format(*row), table), table
     # evolve show names the variant of a child it produced
     child = next(i for i, _, _, v, _ in calls_of(tmp_path, "meta") if v == "v8" and i != 8)
     code, shown, _ = cli("show", "meta", str(child))

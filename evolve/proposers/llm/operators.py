@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 from evolve.proposers.base import ProposalRequest
 from evolve.proposers.llm.specs import OperatorMix
@@ -23,10 +24,13 @@ def choose_operator(mix: OperatorMix, request: ProposalRequest, rng: random.Rand
     return rng.choices(names, weights=[weights[n] for n in names], k=1)[0]
 
 
+_TAG = re.compile(r"^</?[A-Za-z_]+>$")  # section tags some prompts ask for: <NAME>, <DIFF>, ...
+
+
 def summary_of(answer: str) -> str:
     """The answer's first prose line, as the candidate's one-line summary."""
     for line in answer.splitlines():
         text = line.strip()
-        if text and not text.startswith(("<<<<<<<", "```", "=======", ">>>>>>>", "#")):
+        if text and not text.startswith(("<<<<<<<", "```", "=======", ">>>>>>>", "#")) and not _TAG.match(text):
             return text[:200]
     return ""
