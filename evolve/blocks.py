@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from evolve.edits.text import with_final_newline
+from evolve.edits.visible import first_change
 from evolve.errors import PatchError
 
 START_MARKER = "# EVOLVE-BLOCK-START"
@@ -97,10 +99,14 @@ def editable_text(code: str) -> str:
 
 
 def check_edit(original: str, new: str) -> None:
-    """Raise PatchError("outside_block") unless `new` differs from `original` only inside blocks."""
-    old_segments = split_program(original)
+    """Raise PatchError("outside_block") unless `new` differs from `original` only inside blocks.
+
+    A missing final newline is not a difference (a seed without one behaves like one with it);
+    the message names the first frozen line that changed, with its whitespace visible.
+    """
+    old_segments = split_program(with_final_newline(original))
     try:
-        new_segments = split_program(new)
+        new_segments = split_program(with_final_newline(new))
     except PatchError as exc:
         raise PatchError("outside_block", f"EVOLVE-BLOCK markers were changed: {exc}") from exc
     if len(new_segments) != len(old_segments):
@@ -109,15 +115,6 @@ def check_edit(original: str, new: str) -> None:
             f"number of EVOLVE-BLOCKs changed from {len(old_segments) // 2} to {len(new_segments) // 2}",
         )
     for old, new_seg in zip(old_segments, new_segments):
-        if old.editable or old.text == new_seg.text:
-            continue
-        old_lines, new_lines = split_lines(old.text), split_lines(new_seg.text)
-        for i in range(max(len(old_lines), len(new_lines))):
-            was = old_lines[i] if i < len(old_lines) else ""
-            now = new_lines[i] if i < len(new_lines) else ""
-            if was != now:
-                raise PatchError(
-                    "outside_block",
-                    f"edit outside EVOLVE-BLOCKs at line {old.start_line + i}: "
-                    f"expected {was.rstrip(chr(10) + chr(13))!r}, got {now.rstrip(chr(10) + chr(13))!r}",
-                )
+        if not old.editable and old.text != new_seg.text:
+            change = first_change(split_lines(old.text), split_lines(new_seg.text), old.start_line)
+            raise PatchError("outside_block", f"edit outside EVOLVE-BLOCKs: {change}")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evolve.blocks import check_edit, editable_text
+from evolve.blocks import editable_text
 from evolve.dedupe import code_hash, normalized_hash
+from evolve.edits.answer import checked_child
+from evolve.edits.text import with_final_newline
 from evolve.errors import PatchError
 from evolve.guard import check_code
 from evolve.lineage import CODE_SIZE, Lineage
-from evolve.patching import check_syntax, unified_diff
+from evolve.patching import unified_diff
 from evolve.problem import Problem
 from evolve.proposers.base import Proposal
 from evolve.scoring import Scorer
@@ -39,12 +41,11 @@ async def make_child(plan: "Plan", proposal: Proposal, lineage: Lineage, scorer:
             code="", code_hash="", norm_hash="", status="rejected", failure_reason=proposal.failure or "no_code",
             failure_detail=proposal.detail, **base,
         )
-    code = proposal.code if proposal.code.endswith("\n") else proposal.code + "\n"
+    code = with_final_newline(proposal.code)
     hashes = dict(code_hash=code_hash(code), norm_hash=normalized_hash(code))
     diff = unified_diff(parent.code, code, problem.seed_relpath)
     try:
-        check_edit(parent.code, code)
-        check_syntax(code)
+        checked_child(parent.code, code)
         check_code(code, problem.guard)
     except PatchError as exc:
         return CandidateRecord(

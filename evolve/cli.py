@@ -17,13 +17,14 @@ from evolve.config import build_config, RunConfig
 from evolve.errors import EvolveError, UserError
 from evolve.evaluate import evaluate_program
 from evolve.events import RunStatus
-from evolve.export import export_best
+from evolve.export import export_answers, export_best
 from evolve.problem import load_problem
 from evolve.problems_index import find_problem, list_problems, shipped_root
 from evolve.report import run_summary
 from evolve.llm_config import build_llm, read_config_file, replay_run_settings
 from evolve.runs import RunHandle, check_llm, check_sandbox, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
 from evolve.scoring import Scorer
+from evolve.show import candidate_view, format_candidate
 from evolve.ui import live_view, render_summary, spend_summary
 from evolve.cli_sandbox import sandbox_app
 from sandboxes.errors import SandboxUnavailable
@@ -256,14 +257,35 @@ def best(
 
 
 @app.command()
+def show(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run name or run folder.")],
+    iteration: Annotated[int, typer.Argument(help="Iteration of the candidate (0: the seed).")],
+    as_json: JsonFlag = False,
+    runs_dir: RunsDir = Path("runs"),
+    db: DbUrl = None,
+) -> None:
+    """Show one candidate: status, failure, stage metrics and feedback, diff, and the LLM call with its prompt and answer."""
+    handle = open_run(run_ref, runs_dir, db)
+    view = candidate_view(handle.store, handle.run, iteration)
+    print(json.dumps(view.to_json(), indent=2) if as_json else format_candidate(view), end="" if not as_json else "\n")
+
+
+@app.command()
 def export(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run name or run folder.")],
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default: RUN_FOLDER/export).")] = None,
+    answers: Annotated[bool, typer.Option("--answers", help="Instead: every stored LLM answer with its parent, as answers.jsonl for benchmarks/answer_acceptance.py.")] = False,
     runs_dir: RunsDir = Path("runs"),
     db: DbUrl = None,
 ) -> None:
     """Write the best program as a patch against the seed, the program file, and a JSON of evidence."""
     handle = open_run(run_ref, runs_dir, db)
+    if answers:
+        path = (out or handle.run_dir / "export") / "answers.jsonl"
+        written, skipped = export_answers(handle.store, handle.run, path)
+        note = f" ({skipped} without a recorded parent left out)" if skipped else ""
+        _console().print(f"answers:  {path} ({written} answers{note})", soft_wrap=True)
+        return
     prob = problem_of(handle)
     paths = export_best(handle.store, handle.run, prob.seed_path, out or handle.run_dir / "export")
     console = _console()

@@ -15,14 +15,15 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from evolve.config import RunConfig
 from evolve.errors import ProblemError, ProposerError, RunHalted
 from evolve.events import EventSink, IterationDone, Migrated, ReferenceScored, RunEnded, RunStarted
 from evolve.lineage import Lineage, dimensions
 from evolve.problem import Problem
-from evolve.proposers.base import Feedback, Proposal, Proposer
+from evolve.proposal_records import feedback_of, improvement_of, proposal_record
+from evolve.proposers.base import Proposal, Proposer
 from evolve.requests import build_request
 from evolve.children import candidate_from_verdict, make_child
 from evolve.scoring import Scorer
@@ -292,17 +293,14 @@ class Controller:
         self.store.save_uncommitted_proposals(self.run_info.id, orphans)
 
     def _observe(self, candidate: CandidateRecord, parent: CandidateRecord | None, proposal: ProposalRecord) -> None:
-        improvement = None
-        if candidate.status == "valid" and candidate.score is not None and parent is not None and parent.score is not None:
-            delta = candidate.score - parent.score
-            improvement = delta if self.problem.objective.maximize else -delta
-        self.proposer.observe(Feedback(candidate.iteration, proposal.model, proposal.cost_usd, improvement, proposal.priced))
+        self.proposer.observe(feedback_of(candidate, parent, proposal, self.problem.objective.maximize))
 
     def _commit(self, candidate: CandidateRecord, proposal: ProposalRecord) -> list[Plan]:
+        parent = self.lineage.records.get(candidate.parent_id) if candidate.parent_id is not None else None
+        candidate = replace(candidate, improvement=improvement_of(candidate, parent, self.problem.objective.maximize))
         new_best = self.lineage.is_better(candidate)
         stored = self.store.commit_iteration(self.run_info.id, candidate, proposal, new_best)
         self._paid.pop(stored.iteration, None)
-        parent = self.lineage.records.get(stored.parent_id) if stored.parent_id is not None else None
         moves = self.lineage.apply(stored)
         self._observe(stored, parent, proposal)
         seconds = sum(e.seconds for e in stored.evaluations)
@@ -348,21 +346,7 @@ class Controller:
             proposal = Proposal(code=None, proposer=self.proposer.name, failure="proposer_error", detail=str(exc))
         finally:
             self._proposing.discard(plan.iteration)
-        latency = proposal.latency_s or (self.clock() - started)
-        record = ProposalRecord(
-            proposer=proposal.proposer,
-            model=proposal.model,
-            prompt=proposal.prompt,
-            response=proposal.response,
-            tokens_in=proposal.tokens_in,
-            tokens_out=proposal.tokens_out,
-            cost_usd=proposal.cost_usd,
-            latency_s=latency,
-            error=proposal.failure and f"{proposal.failure}: {proposal.detail}",
-            operator=proposal.operator,
-            attempts=proposal.attempts,
-            priced=proposal.priced,
-        )
+        record = proposal_record(proposal, plan.parent.id, proposal.latency_s or (self.clock() - started))
         self._paid[plan.iteration] = record
         if self._halt_at is not None and plan.iteration > self._halt_at:
             return None  # a halt came while this call ran: keep the call, skip the evaluation

@@ -6,10 +6,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from evolve.edits.corpus import APPLIED, AnswerRecord, write_records
 from evolve.errors import UserError
 from evolve.patching import unified_diff
 from evolve.report import run_summary
 from evolve.store import RunInfo, Store
+from evolve.store.records import StoredAnswer
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,25 @@ def export_best(store: Store, run: RunInfo, seed_path: Path, out_dir: Path) -> E
     }
     paths.metadata.write_text(json.dumps(metadata, indent=2, default=str) + "\n", encoding="utf-8")
     return paths
+
+
+def export_answers(store: Store, run: RunInfo, path: Path) -> tuple[int, int]:
+    """Every stored LLM answer of the run with the parent it was written for, as answer records
+    (JSON lines) for `benchmarks/answer_acceptance.py`. Returns (written, skipped: parent unknown)."""
+    stored = store.answers(run.id)
+    records = [
+        AnswerRecord(
+            parent=a.parent_code, answer=a.response, operator=a.operator, model=a.model, prompt_variant=a.prompt_variant,
+            run=run.name, iteration=a.iteration, stored_outcome=_outcome(a),
+        )
+        for a in stored
+        if a.parent_code is not None
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_records(path, records), len(stored) - len(records)
+
+
+def _outcome(answer: StoredAnswer) -> str:
+    if answer.status is None:
+        return ""  # its iteration was cancelled by a stop: never checked
+    return answer.failure_reason if answer.status == "rejected" and answer.failure_reason else APPLIED

@@ -16,6 +16,7 @@ def run_summary(store: Store, run: RunInfo) -> dict:
     for ref in store.references(run.id):
         baselines.setdefault(ref.name, {})[ref.stage] = ref.score
     improvements = _improvements(store, run, seed.score if seed else None, best.score if best else None)
+    variants = _prompt_variants(store, run)
     return {
         "run_id": run.id,
         "name": run.name,
@@ -40,9 +41,27 @@ def run_summary(store: Store, run: RunInfo) -> dict:
         "improvements": improvements,
         "cost_per_improvement": round(totals["cost_usd"] / improvements, 6) if improvements else None,
         "models": store.model_usage(run.id),
+        **({"prompt_variants": variants} if variants else {}),
         "created_at": run.created_at.isoformat(),
         "updated_at": run.updated_at.isoformat(),
     }
+
+
+def _prompt_variants(store: Store, run: RunInfo) -> list[dict]:
+    """With prompt evolution: each system-prompt variant and its record of improvements."""
+    return [
+        {
+            "name": v.variant.name,
+            "parent": v.variant.parent,
+            "written_at": v.variant.iteration,
+            "calls": v.calls,
+            "valid": v.valid,
+            "improved": v.improved,
+            "best_improvement": v.best_improvement,
+            "guidance": v.variant.text,
+        }
+        for v in store.prompt_variant_stats(run.id)
+    ]
 
 
 

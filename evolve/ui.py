@@ -162,7 +162,19 @@ def render_summary(s: dict) -> RenderableType:
     parts = [*lines, Text(""), scores]
     if s.get("models"):
         parts += [Text(""), _models_table(s["models"])]
+    if s.get("prompt_variants"):
+        parts += [Text(""), _variants_table(s["prompt_variants"])]
     return Group(*parts)
+
+
+def _variants_table(variants: list[dict]) -> Table:
+    table = Table(title="prompt variants (evolve show RUN ITERATION prints one with its guidance)", show_edge=False)
+    for column in ("variant", "from", "written at", "calls", "valid", "improved", "best gain"):
+        table.add_column(column, justify="left" if column in ("variant", "from") else "right", no_wrap=True)
+    for v in variants:
+        written = "-" if v["written_at"] is None else str(v["written_at"])
+        table.add_row(v["name"], v["parent"] or "-", written, str(v["calls"]), str(v["valid"]), str(v["improved"]), _fmt(v["best_improvement"]))
+    return table
 
 
 def _models_table(models: list[dict]) -> Table:

@@ -9,13 +9,14 @@ from collections import Counter
 
 import pytest
 
+from evolve.edits.answer import child_from_answer
 from evolve.errors import BudgetExhausted, ConfigError, PatchError, ProblemError
 from evolve.problem import load_problem
 from evolve.proposers.base import Feedback, ProgramView, ProposalRequest
 from evolve.proposers.llm.budget import Ledger
 from evolve.proposers.llm.cassette import Cassette, Recorded, Recorder
 from evolve.proposers.llm.chooser import ModelChooser
-from evolve.proposers.llm.operators import child_from_answer, choose_operator
+from evolve.proposers.llm.operators import choose_operator, summary_of
 from evolve.proposers.llm.pricing import PriceTable
 from evolve.proposers.llm.prompting import PromptBuilder
 from evolve.proposers.llm.specs import ModelSpec, OperatorMix, parse_model_arg
@@ -68,9 +69,9 @@ def test_operators_drop_out_when_they_have_nothing_to_work_on():
 
 def test_answers_become_children_only_inside_the_blocks():
     diff = "Raise y.\n<<<<<<< SEARCH\ny = 2\n=======\ny = 5\n>>>>>>> REPLACE\n"
-    assert child_from_answer("diff", SEED, diff) == SEED.replace("y = 2", "y = 5")
+    assert child_from_answer(SEED, diff) == SEED.replace("y = 2", "y = 5")
     rewrite = "New y.\n```python\n" + SEED.replace("y = 2", "y = 9") + "```\n"
-    assert child_from_answer("diff", SEED, rewrite) == SEED.replace("y = 2", "y = 9")  # formats may be mixed up
+    assert child_from_answer(SEED, rewrite) == SEED.replace("y = 2", "y = 9")  # formats may be mixed up
     cases = {
         "": "empty_response",
         "just words": "no_code",
@@ -80,8 +81,14 @@ def test_answers_become_children_only_inside_the_blocks():
     }
     for answer, reason in cases.items():
         with pytest.raises(PatchError) as caught:
-            child_from_answer("rewrite", SEED, answer)
+            child_from_answer(SEED, answer)
         assert caught.value.reason == reason, answer
+
+
+def test_the_summary_is_the_first_prose_line_past_tags_and_markers():
+    assert summary_of("<NAME>\nidle_first\n</NAME>\n<DESCRIPTION>\nIdle first.\n</DESCRIPTION>") == "idle_first"
+    assert summary_of("```python\n# python\n<<<<<<< SEARCH\nx = 1\n") == "x = 1"
+    assert summary_of("") == ""
 
 
 def test_every_operator_renders_with_the_context_feedback_and_regions(toy_problem):

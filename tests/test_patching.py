@@ -1,4 +1,4 @@
-"""EVOLVE-BLOCK checks, SEARCH/REPLACE application, fenced code, unified diffs and dedupe hashes."""
+"""EVOLVE-BLOCK checks, syntax checks, unified diffs and dedupe hashes (answers: test_answers.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,7 @@ import pytest
 from evolve.blocks import Block, check_edit, editable_text, find_blocks, split_program
 from evolve.dedupe import code_hash, normalized_hash
 from evolve.errors import PatchError
-from evolve.patching import (
-    Edit,
-    apply_full_rewrite,
-    apply_search_replace,
-    check_syntax,
-    extract_fenced_code,
-    parse_search_replace,
-    unified_diff,
-)
+from evolve.patching import check_syntax, unified_diff
 
 PROGRAM = """\
 import math
@@ -69,7 +61,24 @@ def test_edit_outside_block_rejected():
     with pytest.raises(PatchError) as exc:
         check_edit(PROGRAM, child)
     assert exc.value.reason == "outside_block"
-    assert "line 10" in str(exc.value) and "return y + 1" in str(exc.value)
+    assert "frozen line 10 changed: expected '····return·y·+·1⏎', got '····return·y·+·2⏎'" in str(exc.value)
+
+
+def test_a_missing_final_newline_is_not_an_edit_and_whitespace_shows_in_messages():
+    check_edit(PROGRAM.rstrip("\n"), PROGRAM)  # the seed-without-final-newline bug: no longer outside_block
+    check_edit(PROGRAM, PROGRAM.rstrip("\n"))
+    cases = {
+        PROGRAM.replace("    return y + 1\n", "  return y + 1\n"): "expected '····return·y·+·1⏎', got '··return·y·+·1⏎'",
+        PROGRAM.replace("    return y + 1\n", "    return y + 1 \n"): "got '····return·y·+·1·⏎'",
+        PROGRAM.replace("    return y + 1\n", "\treturn y + 1\n"): "got '→return·y·+·1⏎'",
+        PROGRAM.replace("    return y + 1\n", "    return y + 1\r\n"): "got '····return·y·+·1␍⏎'",
+        PROGRAM.replace("import math\n", "import math\nimport os\n"): "a line was added before frozen line 2: 'import·os⏎'",
+        PROGRAM.replace("def run():\n", ""): "frozen line 15 was removed: 'def·run():⏎'",
+    }
+    for child, message in cases.items():
+        with pytest.raises(PatchError) as exc:
+            check_edit(PROGRAM, child)
+        assert exc.value.reason == "outside_block" and message in str(exc.value), str(exc.value)
 
 
 def test_removing_marker_rejected():
@@ -86,97 +95,6 @@ def test_edit_inside_blocks_accepted_and_may_grow():
     check_edit(PROGRAM, child)  # does not raise
     shrunk = PROGRAM.replace("ALPHA = 0.5\ndef score(x):\n    return ALPHA * x\n", "")
     check_edit(PROGRAM, shrunk)
-
-
-def diff_text(*pairs: tuple[str, str]) -> str:
-    parts = ["Here is my change:\n```diff"]
-    for old, new in pairs:
-        parts.append(f"<<<<<<< SEARCH\n{old}=======\n{new}>>>>>>> REPLACE")
-    parts.append("```\nThis should help.")
-    return "\n".join(parts)
-
-
-def test_parse_and_apply_multi_edit_diff():
-    text = diff_text(
-        ("ALPHA = 0.5\n", "ALPHA = 0.9\n"),
-        ("    return ALPHA * x\n", "    y = ALPHA * x\n    return y * y\n"),
-    )
-    edits = parse_search_replace(text)
-    assert edits == [
-        Edit("ALPHA = 0.5\n", "ALPHA = 0.9\n"),
-        Edit("    return ALPHA * x\n", "    y = ALPHA * x\n    return y * y\n"),
-    ]
-    child = apply_search_replace(PROGRAM, edits)
-    assert "ALPHA = 0.9\n" in child and "    return y * y\n" in child
-    assert child.count("\n") == PROGRAM.count("\n") + 1
-    check_syntax(child)
-
-
-def test_unmatched_search_fails_loudly_and_is_not_partially_applied():
-    original = PROGRAM
-    edits = parse_search_replace(
-        diff_text(("ALPHA = 0.5\n", "ALPHA = 0.9\n"), ("BETA = 7\n", "BETA = 8\n"))
-    )
-    with pytest.raises(PatchError) as exc:
-        apply_search_replace(original, edits)
-    assert exc.value.reason == "unmatched_search"
-    assert "BETA = 7" in str(exc.value)
-    assert original == PROGRAM and "ALPHA = 0.5" in original
-
-
-def test_ambiguous_search_fails():
-    code = "# EVOLVE-BLOCK-START\nx = 1\ny = 2\nx = 1\n# EVOLVE-BLOCK-END\n"
-    with pytest.raises(PatchError) as exc:
-        apply_search_replace(code, [Edit("x = 1\n", "x = 3\n")])
-    assert exc.value.reason == "ambiguous_search"
-
-
-def test_search_matching_frozen_code_is_rejected():
-    edits = [Edit("    return y + 1\n", "    return y + 5\n")]
-    with pytest.raises(PatchError) as exc:
-        apply_search_replace(PROGRAM, edits)
-    assert exc.value.reason == "outside_block"
-
-
-def test_empty_search_is_an_error():
-    with pytest.raises(PatchError) as exc:
-        apply_search_replace(PROGRAM, [Edit("", "x = 1\n")])
-    assert exc.value.reason == "empty_search"
-
-
-@pytest.mark.parametrize(
-    "text,reason",
-    [
-        ("<<<<<<< SEARCH\nx = 1\n>>>>>>> REPLACE\n", "malformed_diff"),
-        ("<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n", "malformed_diff"),
-        ("I think the code is fine as it is.", "no_diff"),
-    ],
-)
-def test_malformed_or_missing_diff(text, reason):
-    with pytest.raises(PatchError) as exc:
-        parse_search_replace(text)
-    assert exc.value.reason == reason
-
-
-def test_fenced_code_extraction_picks_python_block():
-    answer = (
-        "Run it with:\n```bash\npython main.py --with --many --flags --to --be --long\n```\n"
-        "Here is the program:\n```python\nx = 1\n```\nand a note\n```\nnot code\n```\n"
-    )
-    assert extract_fenced_code(answer) == "x = 1\n"
-    assert extract_fenced_code("```\ny = 2\n```") == "y = 2\n"
-    with pytest.raises(PatchError) as exc:
-        extract_fenced_code("Sorry, I cannot help with that.")
-    assert exc.value.reason == "no_code"
-
-
-def test_full_rewrite_checks_blocks():
-    new = PROGRAM.replace("ALPHA = 0.5", "ALPHA = 0.25")
-    assert apply_full_rewrite(PROGRAM, f"Sure:\n```python\n{new}```\n") == new
-    bad = new.replace("return score(2.0)", "return 1e9")
-    with pytest.raises(PatchError) as exc:
-        apply_full_rewrite(PROGRAM, f"```python\n{bad}```")
-    assert exc.value.reason == "outside_block"
 
 
 def test_check_syntax():

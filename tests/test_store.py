@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
 from evolve.errors import RunNotFound, UserError
 from evolve.store import Store, default_db_url
-from evolve.store.records import CandidateRecord, EvaluationRecord, ProposalRecord, ReferenceRecord
+from evolve.store.records import CandidateRecord, EvaluationRecord, PromptVariantRecord, ProposalRecord, ReferenceRecord
 
 
 def _candidate(iteration: int, parent_id=None, status="valid", score=1.0) -> CandidateRecord:
@@ -94,7 +95,7 @@ def test_migrations_are_recorded_once(tmp_path):
     Store(url).close()
     Store(url).close()
     rows = sqlite3.connect(tmp_path / "evolve.db").execute("SELECT name FROM schema_migrations").fetchall()
-    assert rows == [("0001_initial",), ("0002_llm_call_details",)]
+    assert rows == [("0001_initial",), ("0002_llm_call_details",), ("0003_prompt_evolution",)]
 
 
 def test_a_store_from_before_llm_details_gains_the_columns(tmp_path):
@@ -111,3 +112,45 @@ def test_a_store_from_before_llm_details_gains_the_columns(tmp_path):
     store.save_uncommitted_proposals(run.id, [(3, ProposalRecord(proposer="llm", model="m", operator="diff", attempts=({"outcome": "ok"},)))])
     [saved] = store.proposals(run.id)
     assert (saved.iteration, saved.operator, saved.attempts, saved.priced) == (3, "diff", ({"outcome": "ok"},), True)
+
+
+def test_a_store_from_before_prompt_variants_gains_the_columns_and_the_table(tmp_path):
+    url = default_db_url(tmp_path)
+    Store(url).close()
+    db = sqlite3.connect(tmp_path / "evolve.db")
+    for column in ("parent_id", "prompt_variant"):
+        db.execute(f"ALTER TABLE proposals DROP COLUMN {column}")
+    db.execute("ALTER TABLE candidates DROP COLUMN improvement")
+    db.execute("DROP TABLE prompt_variants")
+    db.execute("DELETE FROM schema_migrations WHERE name = '0003_prompt_evolution'")
+    db.commit()
+    db.close()
+    store = Store(url)
+    run = store.create_run("r", "p", "/p", "v", {})
+    seed = store.commit_iteration(run.id, _candidate(0), None, True)
+    store.commit_iteration(run.id, _candidate(1, parent_id=seed.id), ProposalRecord("llm", parent_id=seed.id, prompt_variant="base"), False)
+    assert store.committed_proposals(run.id)[1].prompt_variant == "base" and store.prompt_variants(run.id) == []
+    assert store.candidates(run.id)[1].improvement is None
+
+
+def test_prompt_variants_are_stored_with_their_iteration_and_the_call_that_wrote_them(tmp_path):
+    store = Store(default_db_url(tmp_path))
+    run = store.create_run("r", "p", "/p", "v", {})
+    seed = store.commit_iteration(run.id, _candidate(0), None, True)
+    writer = ProposalRecord("llm", model="m", operator="prompt", prompt="write guidance", response="```\nhint\n```", cost_usd=0.5)
+    variant = PromptVariantRecord("v1", "hint", parent="base")
+    made = ProposalRecord("llm", model="m", operator="diff", cost_usd=0.25, parent_id=seed.id, prompt_variant="v1",
+                          prompt_call=writer, new_variant=variant)
+    child = store.commit_iteration(run.id, replace(_candidate(1, parent_id=seed.id, score=3.0), improvement=2.0), made, True)
+    lost = PromptVariantRecord("v2", "never committed", parent="v1")
+    store.save_uncommitted_proposals(run.id, [(2, ProposalRecord("llm", model="m", operator="diff", prompt_call=writer, new_variant=lost))])
+    assert store.prompt_variants(run.id) == [PromptVariantRecord("v1", "hint", "base", iteration=1)]  # v2's iteration never committed
+    assert store.committed_proposals(run.id)[1].new_variant == PromptVariantRecord("v1", "hint", "base", iteration=1)
+    shown = store.proposal_of(child.id)
+    assert (shown.prompt_variant, shown.parent_id, shown.prompt_call.operator, shown.prompt_call.cost_usd) == ("v1", seed.id, "prompt", 0.5)
+    assert store.proposal_of(seed.id) is None
+    stats = store.prompt_variant_stats(run.id)
+    assert [(v.variant.name, v.calls, v.valid, v.improved, v.best_improvement) for v in stats] == [("base", 0, 0, 0, None), ("v1", 1, 1, 1, 2.0)]
+    assert store.proposal_totals(run.id)["calls"] == 4 and store.proposal_totals(run.id)["cost_usd"] == 1.25
+    [usage] = store.model_usage(run.id)
+    assert usage["prompt_calls"] == 2 and usage["failures"] == {"uncommitted": 1}  # writing a prompt is no failure

@@ -37,6 +37,21 @@ class ProposalRequest:
     failed: ProgramView | None = None  # a recent failed child on this island, for repair
 
 
+PROMPT_OPERATOR = "prompt"  # the operator tag of a call that wrote a prompt variant, not a child
+BASE_VARIANT = "base"  # the shipped system prompt, with no written guidance
+
+
+@dataclass(frozen=True)
+class PromptVariant:
+    """A system-prompt variant (prompt evolution): guidance an LLM wrote from the run's best and
+    worst recent children, added to the shipped system prompt. "base" has none."""
+
+    name: str
+    text: str
+    parent: str = ""
+    born: int = 0  # the iteration whose call wrote it
+
+
 @dataclass(frozen=True)
 class Proposal:
     """The child program (or the reason there is none) and the record of how it was made."""
@@ -56,11 +71,15 @@ class Proposal:
     operator: str = ""  # diff | rewrite | crossover | repair | mutate
     attempts: tuple[dict, ...] = ()  # one entry per try of the call (outcome, seconds, wait...)
     priced: bool = True  # False when the model is missing from the price table (dollars unknown)
+    prompt_variant: str = ""  # the system-prompt variant the call used (prompt evolution)
+    prompt_call: "Proposal | None" = None  # a call made first to write a new variant (paid even if it failed)
+    new_variant: PromptVariant | None = None  # the variant that call wrote
 
 
 @dataclass(frozen=True)
 class Feedback:
-    """How a committed proposal turned out, for proposers that learn (the model bandit).
+    """How a committed proposal turned out, for proposers that learn (the model and prompt bandits,
+    the prompt writer).
 
     `improvement` is child minus parent in the objective's better direction, None when the child
     has no valid score.
@@ -71,6 +90,12 @@ class Feedback:
     cost_usd: float
     improvement: float | None
     priced: bool = True  # False: the dollars are unknown, not zero
+    prompt_variant: str = ""
+    new_variant: PromptVariant | None = None  # written in this iteration
+    status: str = ""
+    reason: str = ""  # failure reason and detail, for a child that failed
+    summary: str = ""
+    score: float | None = None
 
 
 class Proposer(Protocol):

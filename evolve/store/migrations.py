@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, inspect, select, text
 
-from evolve.store.models import Base, SchemaMigration
+from evolve.store.models import Base, PromptVariant, SchemaMigration
 
 
 def _initial(engine: Engine) -> None:
@@ -27,9 +27,26 @@ def _llm_call_details(engine: Engine) -> None:
                 conn.execute(text(f"ALTER TABLE proposals ADD COLUMN {name} {ddl}"))
 
 
+def _prompt_evolution(engine: Engine) -> None:
+    """Proposals gain the candidate they were asked to improve and the system-prompt variant they
+    used, candidates their improvement over the parent; prompt variants get their own table."""
+    added = {
+        "proposals": {"parent_id": "INTEGER", "prompt_variant": "VARCHAR(64) NOT NULL DEFAULT ''"},
+        "candidates": {"improvement": "FLOAT"},
+    }
+    with engine.begin() as conn:
+        for table, columns in added.items():
+            have = {c["name"] for c in inspect(conn).get_columns(table)}
+            for name, ddl in columns.items():
+                if name not in have:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+    PromptVariant.__table__.create(engine, checkfirst=True)
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Engine], None]], ...] = (
     ("0001_initial", _initial),
     ("0002_llm_call_details", _llm_call_details),
+    ("0003_prompt_evolution", _prompt_evolution),
 )
 
 

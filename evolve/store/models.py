@@ -69,7 +69,23 @@ class Proposal(Base):
     operator: Mapped[str] = mapped_column(String(32), default="")
     attempts: Mapped[list] = mapped_column(JSON, default=list)
     priced: Mapped[bool] = mapped_column(Boolean, default=True)
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    prompt_variant: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class PromptVariant(Base):
+    """A system-prompt variant an LLM wrote during a run; committed once its iteration is."""
+
+    __tablename__ = "prompt_variants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    parent: Mapped[str] = mapped_column(String(64), default="")
+    text: Mapped[str] = mapped_column(Text)
+    iteration: Mapped[int] = mapped_column(Integer)
+    writer_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"))
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id"), nullable=True)
 
 
 class Candidate(Base):
@@ -93,6 +109,7 @@ class Candidate(Base):
     failure_detail: Mapped[str] = mapped_column(Text, default="")
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     test_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    improvement: Mapped[float | None] = mapped_column(Float, nullable=True)
     features: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 

@@ -18,6 +18,17 @@ class EvaluationRecord:
 
 
 @dataclass(frozen=True)
+class PromptVariantRecord:
+    """A system-prompt variant written during a run (prompt evolution): guidance added to the
+    shipped system prompt, written by an LLM from the run's best and worst recent children."""
+
+    name: str
+    text: str
+    parent: str = ""  # the variant it was written from ("base": the shipped prompt alone)
+    iteration: int | None = None  # set by the store when reading
+
+
+@dataclass(frozen=True)
 class ProposalRecord:
     proposer: str
     model: str = ""
@@ -32,6 +43,10 @@ class ProposalRecord:
     attempts: tuple[dict, ...] = ()
     priced: bool = True
     iteration: int | None = None  # set by the store when reading
+    parent_id: int | None = None  # the candidate the call was asked to improve
+    prompt_variant: str = ""  # the system-prompt variant the call used (prompt evolution)
+    prompt_call: "ProposalRecord | None" = None  # the call that wrote a new variant first (paid, even if failed)
+    new_variant: PromptVariantRecord | None = None  # the variant that call wrote
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ class CandidateRecord:
     failure_detail: str = ""
     score: float | None = None
     test_score: float | None = None
+    improvement: float | None = None  # over the parent, in the objective's better direction (valid children)
     features: dict[str, float] = field(default_factory=dict)
     evaluations: tuple[EvaluationRecord, ...] = ()
     id: int | None = None
@@ -83,3 +99,28 @@ class RunInfo:
     best_candidate_id: int | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """An LLM answer as stored, with the program it was written for (None: not recorded)."""
+
+    iteration: int
+    model: str
+    operator: str
+    prompt_variant: str
+    response: str
+    parent_code: str | None
+    status: str | None  # of the candidate it became; None: its iteration was never committed
+    failure_reason: str | None
+
+
+@dataclass(frozen=True)
+class VariantStats:
+    """A prompt variant and its record: calls that used it, and how their children did."""
+
+    variant: PromptVariantRecord
+    calls: int
+    valid: int
+    improved: int  # children better than their parent
+    best_improvement: float | None

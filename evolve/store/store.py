@@ -10,15 +10,34 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy import case, create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import aliased, sessionmaker
 
 from evolve.errors import RunNotFound, UserError
+from evolve.proposers.base import BASE_VARIANT, PROMPT_OPERATOR
 from evolve.store import models as m
 from evolve.store.migrations import migrate
-from evolve.store.records import CandidateRecord, EvaluationRecord, ProposalRecord, ReferenceRecord, RunInfo
+from evolve.store.rows import (
+    add_proposal,
+    candidate_record,
+    candidate_row,
+    evaluations_by_candidate,
+    proposal_record,
+    run_info,
+    variant_record,
+    with_id,
+)
+from evolve.store.records import (
+    CandidateRecord,
+    PromptVariantRecord,
+    ProposalRecord,
+    ReferenceRecord,
+    RunInfo,
+    StoredAnswer,
+    VariantStats,
+)
 
 DB_FILENAME = "evolve.db"
 
@@ -72,18 +91,18 @@ class Store:
                 session.flush()
             except IntegrityError as exc:
                 raise UserError(f"a run named {name!r} already exists in this store") from exc
-            return _run_info(row)
+            return run_info(row)
 
     def run(self, name: str) -> RunInfo:
         with self._sessions() as session:
             row = session.scalar(select(m.Run).where(m.Run.name == name))
             if row is None:
                 raise RunNotFound(f"no run named {name!r} in {self.url}")
-            return _run_info(row)
+            return run_info(row)
 
     def runs(self) -> list[RunInfo]:
         with self._sessions() as session:
-            return [_run_info(r) for r in session.scalars(select(m.Run).order_by(m.Run.id))]
+            return [run_info(r) for r in session.scalars(select(m.Run).order_by(m.Run.id))]
 
     def set_state(self, run_id: int, state: str) -> None:
         with self._sessions.begin() as session:
@@ -120,13 +139,12 @@ class Store:
         with self._sessions.begin() as session:
             proposal_id = None
             if proposal is not None:
-                prow = _proposal_row(run_id, candidate.iteration, proposal)
-                session.add(prow)
-                session.flush()
-                proposal_id = prow.id
-            crow = _candidate_row(run_id, candidate, proposal_id)
+                proposal_id, variant = add_proposal(session, run_id, candidate.iteration, proposal)
+            crow = candidate_row(run_id, candidate, proposal_id)
             session.add(crow)
             session.flush()
+            if proposal is not None and variant is not None:
+                variant.candidate_id = crow.id
             for ev in candidate.evaluations:
                 session.add(m.Evaluation(candidate_id=crow.id, **ev.__dict__))
             run = session.get_one(m.Run, run_id)
@@ -134,21 +152,21 @@ class Store:
             if new_best:
                 run.best_candidate_id = crow.id
             cid = crow.id
-        return _with_id(candidate, cid)
+        return with_id(candidate, cid)
 
     def candidates(self, run_id: int) -> list[CandidateRecord]:
         """Every candidate of a run in iteration order, with its evaluations."""
         with self._sessions() as session:
             rows = list(session.scalars(select(m.Candidate).where(m.Candidate.run_id == run_id).order_by(m.Candidate.iteration)))
-            evals = _evaluations_by_candidate(session, [r.id for r in rows])
-            return [_candidate_record(r, evals.get(r.id, ())) for r in rows]
+            evals = evaluations_by_candidate(session, [r.id for r in rows])
+            return [candidate_record(r, evals.get(r.id, ())) for r in rows]
 
     def candidate(self, candidate_id: int) -> CandidateRecord:
         with self._sessions() as session:
             row = session.get(m.Candidate, candidate_id)
             if row is None:
                 raise RunNotFound(f"no candidate {candidate_id}")
-            return _candidate_record(row, _evaluations_by_candidate(session, [row.id]).get(row.id, ()))
+            return candidate_record(row, evaluations_by_candidate(session, [row.id]).get(row.id, ()))
 
     def candidate_at(self, run_id: int, iteration: int) -> CandidateRecord | None:
         with self._sessions() as session:
@@ -207,7 +225,7 @@ class Store:
             rows = session.scalars(
                 select(m.Proposal).where(m.Proposal.run_id == run_id).order_by(m.Proposal.iteration, m.Proposal.id)
             )
-            return [_proposal_record(r) for r in rows]
+            return [proposal_record(r) for r in rows]
 
     def valid_scores(self, run_id: int) -> list[float]:
         """Train scores of valid candidates after the seed, in iteration order."""
@@ -226,20 +244,93 @@ class Store:
         if not items:
             return
         with self._sessions.begin() as session:
-            session.add_all(_proposal_row(run_id, iteration, p) for iteration, p in items)
+            for iteration, proposal in items:
+                add_proposal(session, run_id, iteration, proposal)
 
     def committed_proposals(self, run_id: int) -> dict[int, ProposalRecord]:
-        """iteration -> the call that produced that iteration's candidate."""
+        """iteration -> the call that produced that iteration's candidate (with the prompt
+        variant written in that iteration, if any)."""
+        variants = {v.iteration: v for v in self.prompt_variants(run_id)}
         with self._sessions() as session:
             rows = session.execute(
                 select(m.Candidate.iteration, m.Proposal)
                 .join(m.Proposal, m.Candidate.proposal_id == m.Proposal.id)
                 .where(m.Candidate.run_id == run_id)
             ).all()
-            return {iteration: _proposal_record(p) for iteration, p in rows}
+            return {i: replace(proposal_record(p), new_variant=variants.get(i)) for i, p in rows}
+
+    def proposal_of(self, candidate_id: int) -> ProposalRecord | None:
+        """The call that produced a candidate (None for the seed), with the prompt-writing call and
+        the variant it wrote in that iteration, if any."""
+        with self._sessions() as session:
+            row = session.scalar(
+                select(m.Proposal).join(m.Candidate, m.Candidate.proposal_id == m.Proposal.id).where(m.Candidate.id == candidate_id)
+            )
+            if row is None:
+                return None
+            found = session.execute(
+                select(m.PromptVariant, m.Proposal)
+                .join(m.Proposal, m.PromptVariant.writer_id == m.Proposal.id)
+                .where(m.PromptVariant.candidate_id == candidate_id)
+            ).first()
+            if found is None:
+                return proposal_record(row)
+            variant, writer = found
+            return replace(proposal_record(row), prompt_call=proposal_record(writer), new_variant=variant_record(variant))
+
+    def prompt_variants(self, run_id: int) -> list[PromptVariantRecord]:
+        """Every committed prompt variant of a run, in the order they were written."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(m.PromptVariant)
+                .where(m.PromptVariant.run_id == run_id, m.PromptVariant.candidate_id.is_not(None))
+                .order_by(m.PromptVariant.iteration)
+            )
+            return [variant_record(v) for v in rows]
+
+    def answers(self, run_id: int) -> list[StoredAnswer]:
+        """Every stored LLM answer (prompt-writing calls aside), committed or not, in iteration order."""
+        child, asked, made_from = aliased(m.Candidate), aliased(m.Candidate), aliased(m.Candidate)
+        with self._sessions() as session:
+            rows = session.execute(
+                select(m.Proposal, func.coalesce(asked.code, made_from.code), child.status, child.failure_reason)
+                .outerjoin(child, child.proposal_id == m.Proposal.id)
+                .outerjoin(asked, asked.id == m.Proposal.parent_id)
+                .outerjoin(made_from, made_from.id == child.parent_id)
+                .where(m.Proposal.run_id == run_id, m.Proposal.response != "", m.Proposal.operator != PROMPT_OPERATOR)
+                .order_by(m.Proposal.iteration, m.Proposal.id)
+            ).all()
+            return [
+                StoredAnswer(p.iteration, p.model, p.operator, p.prompt_variant or "", p.response, code, status, reason)
+                for p, code, status, reason in rows
+            ]
+
+    def prompt_variant_stats(self, run_id: int) -> list[VariantStats]:
+        """Every prompt variant used or written (the shipped "base" first) with its record: calls,
+        valid children, children that improved on their parent, and the best improvement."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(
+                    m.Proposal.prompt_variant,
+                    func.count(),
+                    func.sum(case((m.Candidate.status == "valid", 1), else_=0)),
+                    func.sum(case((m.Candidate.improvement > 0, 1), else_=0)),
+                    func.max(m.Candidate.improvement),
+                )
+                .join(m.Candidate, m.Candidate.proposal_id == m.Proposal.id)
+                .where(m.Proposal.run_id == run_id, m.Proposal.prompt_variant != "")
+                .group_by(m.Proposal.prompt_variant)
+            ).all()
+        used = {name: (calls, valid or 0, improved or 0, best) for name, calls, valid, improved, best in rows}
+        written = self.prompt_variants(run_id)
+        if not used and not written:
+            return []
+        variants = [PromptVariantRecord(BASE_VARIANT, ""), *written]
+        return [VariantStats(v, *used.get(v.name, (0, 0, 0, None))) for v in variants]
 
     def model_usage(self, run_id: int) -> list[dict]:
-        """Per model: calls, tokens, dollars, retries, unpriced calls, and failures by reason."""
+        """Per model: calls, tokens, dollars, retries, unpriced calls, prompt-writing calls, and
+        failures by reason (a prompt-writing call makes no candidate, so it is no failure)."""
         with self._sessions() as session:
             rows = session.execute(
                 select(
@@ -249,6 +340,7 @@ class Store:
                     m.Proposal.cost_usd,
                     m.Proposal.attempts,
                     m.Proposal.priced,
+                    m.Proposal.operator,
                     m.Candidate.failure_reason,
                     m.Candidate.id,
                 )
@@ -256,11 +348,11 @@ class Store:
                 .where(m.Proposal.run_id == run_id)
             ).all()
         usage: dict[str, dict] = {}
-        for model, t_in, t_out, cost, attempts, priced, reason, cid in rows:
+        for model, t_in, t_out, cost, attempts, priced, operator, reason, cid in rows:
             u = usage.setdefault(
                 model,
                 {"model": model, "calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0,
-                 "retries": 0, "unpriced_calls": 0, "failures": Counter()},
+                 "retries": 0, "unpriced_calls": 0, "prompt_calls": 0, "failures": Counter()},
             )
             u["calls"] += 1
             u["tokens_in"] += t_in
@@ -268,109 +360,10 @@ class Store:
             u["cost_usd"] += cost
             u["retries"] += max(0, len(attempts or []) - 1)
             u["unpriced_calls"] += 0 if priced else 1
-            if cid is None:
+            if operator == PROMPT_OPERATOR:
+                u["prompt_calls"] += 1
+            elif cid is None:
                 u["failures"]["uncommitted"] += 1
             elif reason:
                 u["failures"][reason] += 1
         return [dict(u, failures=dict(u["failures"])) for _, u in sorted(usage.items())]
-
-
-def _run_info(row: m.Run) -> RunInfo:
-    return RunInfo(
-        id=row.id,
-        name=row.name,
-        problem_name=row.problem_name,
-        problem_path=row.problem_path,
-        problem_version=row.problem_version,
-        config=dict(row.config),
-        state=row.state,
-        iterations_done=row.iterations_done,
-        best_candidate_id=row.best_candidate_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _candidate_row(run_id: int, c: CandidateRecord, proposal_id: int | None) -> m.Candidate:
-    return m.Candidate(
-        run_id=run_id,
-        iteration=c.iteration,
-        island=c.island,
-        generation=c.generation,
-        parent_id=c.parent_id,
-        inspiration_ids=list(c.inspiration_ids),
-        proposal_id=proposal_id,
-        code=c.code,
-        code_hash=c.code_hash,
-        norm_hash=c.norm_hash,
-        diff=c.diff,
-        summary=c.summary,
-        status=c.status,
-        failure_reason=c.failure_reason,
-        failure_detail=c.failure_detail,
-        score=c.score,
-        test_score=c.test_score,
-        features=dict(c.features),
-    )
-
-
-def _evaluations_by_candidate(session: Session, ids: list[int]) -> dict[int, tuple[EvaluationRecord, ...]]:
-    out: dict[int, list[EvaluationRecord]] = {}
-    if not ids:
-        return {}
-    rows = session.scalars(select(m.Evaluation).where(m.Evaluation.candidate_id.in_(ids)).order_by(m.Evaluation.id))
-    for r in rows:
-        out.setdefault(r.candidate_id, []).append(
-            EvaluationRecord(r.stage, dict(r.metrics), r.valid, r.reason, r.feedback, r.error, r.seconds)
-        )
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def _candidate_record(r: m.Candidate, evaluations: tuple[EvaluationRecord, ...]) -> CandidateRecord:
-    return CandidateRecord(
-        id=r.id,
-        iteration=r.iteration,
-        island=r.island,
-        generation=r.generation,
-        parent_id=r.parent_id,
-        inspiration_ids=tuple(r.inspiration_ids or ()),
-        code=r.code,
-        code_hash=r.code_hash,
-        norm_hash=r.norm_hash,
-        diff=r.diff,
-        summary=r.summary,
-        status=r.status,
-        failure_reason=r.failure_reason,
-        failure_detail=r.failure_detail,
-        score=r.score,
-        test_score=r.test_score,
-        features=dict(r.features or {}),
-        evaluations=evaluations,
-    )
-
-
-def _proposal_record(r: m.Proposal) -> ProposalRecord:
-    return ProposalRecord(
-        proposer=r.proposer,
-        model=r.model,
-        prompt=r.prompt,
-        response=r.response,
-        tokens_in=r.tokens_in,
-        tokens_out=r.tokens_out,
-        cost_usd=r.cost_usd,
-        latency_s=r.latency_s,
-        error=r.error,
-        operator=r.operator or "",
-        attempts=tuple(r.attempts or ()),
-        priced=r.priced if r.priced is not None else True,
-        iteration=r.iteration,
-    )
-
-
-def _proposal_row(run_id: int, iteration: int, p: ProposalRecord) -> m.Proposal:
-    fields = {k: v for k, v in p.__dict__.items() if k not in ("iteration", "attempts")}
-    return m.Proposal(run_id=run_id, iteration=iteration, attempts=list(p.attempts), **fields)
-
-
-def _with_id(candidate: CandidateRecord, cid: int) -> CandidateRecord:
-    return replace(candidate, id=cid)

@@ -1,23 +1,31 @@
-"""Which model answers the next call: by weight, or by a cost-aware UCB bandit.
+"""Which model answers the next call (by weight, or by a cost-aware UCB bandit), and the bandit
+itself, which prompt evolution also uses to pick among system-prompt variants.
 
 The bandit learns from `Feedback` (did the child improve on its parent, what did the call cost).
 It only uses feedback from iterations the controller had committed when it planned the call
-(`seen_upto`), so a run's model choices depend on its seed and lineage, not on timing, and
-resume rebuilds the same state from the stored lineage.
+(`seen_upto`), so a run's choices depend on its seed and lineage, not on timing, and resume
+rebuilds the same state from the stored lineage.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from evolve.proposers.base import Feedback
 from evolve.proposers.llm.specs import ModelSpec
 
-MIN_PULLS = 2  # every model is tried this often before the bandit trusts its estimate
+MIN_PULLS = 2  # every arm is tried this often before the bandit trusts its estimate
 EXPLORE = 1.0
-COST_RANGE = (0.25, 4.0)  # relative cost is clipped: free or unpriced models must not win by default
+COST_RANGE = (0.25, 4.0)  # relative cost is clipped: free or unpriced arms must not win by default
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    weight: float = 1.0  # share of the picks while arms are still untried
 
 
 @dataclass
@@ -27,38 +35,33 @@ class ArmStats:
     cost_usd: float = 0.0
     unpriced: bool = False
 
+    @property
+    def mean(self) -> float:
+        return self.reward / self.pulls if self.pulls else 0.0
 
-class ModelChooser:
-    def __init__(self, models: tuple[ModelSpec, ...], strategy: str, cost_weight: float):
-        self.models = models
-        self.strategy = strategy
+
+class Bandit:
+    """UCB over named arms. Reward: the child's improvement over its parent, scaled by the largest
+    improvement seen; with `cost_weight`, divided by the arm's relative dollars per call."""
+
+    def __init__(self, cost_weight: float, arm_of: Callable[[Feedback], str]):
         self.cost_weight = cost_weight
+        self._arm_of = arm_of  # "" for feedback that is about no arm of this bandit
         self._feedback: dict[int, Feedback] = {}
 
     def observe(self, feedback: Feedback) -> None:
-        if feedback.model in {m.name for m in self.models}:
+        if self._arm_of(feedback):
             self._feedback[feedback.iteration] = feedback
 
-    def choose(self, rng: random.Random, seen_upto: int) -> ModelSpec:
-        if self.strategy == "weights" or len(self.models) == 1:
-            return self._by_weight(self.models, rng)
-        stats = self.stats(seen_upto)
-        untried = [m for m in self.models if stats[m.name].pulls < MIN_PULLS]
-        if untried:
-            return self._by_weight(tuple(untried), rng)
-        total = sum(s.pulls for s in stats.values())
-        priced = [s for s in stats.values() if not s.unpriced]
-        mean_cost = sum(s.cost_usd / s.pulls for s in priced) / len(priced) if priced else 0.0
-        scored = [(self._index(stats[m.name], total, mean_cost), rng.random(), m) for m in self.models]
-        return max(scored, key=lambda t: (t[0], t[1]))[2]
-
-    def stats(self, seen_upto: int) -> dict[str, ArmStats]:
-        """Per-model pulls, summed normalised reward and dollars from feedback up to `seen_upto`."""
-        stats = {m.name: ArmStats() for m in self.models}
+    def stats(self, names: Sequence[str], seen_upto: int) -> dict[str, ArmStats]:
+        """Per arm: pulls, summed normalised reward and dollars from feedback up to `seen_upto`."""
+        stats = {name: ArmStats() for name in names}
         seen = [f for i, f in sorted(self._feedback.items()) if i <= seen_upto]
         scale = max((f.improvement for f in seen if f.improvement and f.improvement > 0), default=0.0)
         for f in seen:
-            arm = stats[f.model]
+            arm = stats.get(self._arm_of(f))
+            if arm is None:
+                continue
             arm.pulls += 1
             arm.cost_usd += f.cost_usd
             arm.unpriced |= not f.priced
@@ -66,14 +69,49 @@ class ModelChooser:
                 arm.reward += min(1.0, f.improvement / scale)
         return stats
 
+    def choose(self, arms: Sequence[Arm], rng: random.Random, seen_upto: int) -> Arm:
+        """An untried arm (by weight) while there is one, else the best UCB index."""
+        stats = self.stats([a.name for a in arms], seen_upto)
+        untried = [a for a in arms if stats[a.name].pulls < MIN_PULLS]
+        if untried:
+            return by_weight(untried, rng)
+        total = sum(s.pulls for s in stats.values())
+        priced = [s for s in stats.values() if not s.unpriced]
+        mean_cost = sum(s.cost_usd / s.pulls for s in priced) / len(priced) if priced else 0.0
+        scored = [(self._index(stats[a.name], total, mean_cost), rng.random(), a) for a in arms]
+        return max(scored, key=lambda t: (t[0], t[1]))[2]
+
     def _index(self, arm: ArmStats, total: int, mean_cost: float) -> float:
-        ucb = arm.reward / arm.pulls + EXPLORE * math.sqrt(2 * math.log(total) / arm.pulls)
+        ucb = arm.mean + EXPLORE * math.sqrt(2 * math.log(total) / arm.pulls)
         if mean_cost <= 0 or self.cost_weight == 0 or arm.unpriced:
             return ucb  # unknown dollars count as average, not as free
         low, high = COST_RANGE
         relative = min(max(arm.cost_usd / arm.pulls / mean_cost, low), high)
         return ucb / relative**self.cost_weight
 
-    @staticmethod
-    def _by_weight(models: tuple[ModelSpec, ...], rng: random.Random) -> ModelSpec:
-        return rng.choices(models, weights=[m.weight for m in models], k=1)[0]
+
+def by_weight(arms: Sequence, rng: random.Random):
+    """One of `arms` (anything with a `weight`) drawn in proportion to its weight."""
+    return rng.choices(list(arms), weights=[a.weight for a in arms], k=1)[0]
+
+
+class ModelChooser:
+    """The ensemble's pick per call: by weight, or the bandit over models."""
+
+    def __init__(self, models: tuple[ModelSpec, ...], strategy: str, cost_weight: float):
+        self.models = models
+        self.strategy = strategy
+        names = {m.name for m in models}
+        self._bandit = Bandit(cost_weight, lambda f: f.model if f.model in names else "")
+
+    def observe(self, feedback: Feedback) -> None:
+        self._bandit.observe(feedback)
+
+    def choose(self, rng: random.Random, seen_upto: int) -> ModelSpec:
+        if self.strategy == "weights" or len(self.models) == 1:
+            return by_weight(self.models, rng)
+        arm = self._bandit.choose([Arm(m.name, m.weight) for m in self.models], rng, seen_upto)
+        return next(m for m in self.models if m.name == arm.name)
+
+    def stats(self, seen_upto: int) -> dict[str, ArmStats]:
+        return self._bandit.stats([m.name for m in self.models], seen_upto)

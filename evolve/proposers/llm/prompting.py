@@ -1,11 +1,14 @@
 """Prompts from Jinja2 templates: the shipped ones in prompts/, overridable per problem.
 
-A problem folder may hold `prompts/<name>.j2` for any of system, diff, rewrite, crossover, repair
-(or the shared `_parts.j2`); those win over the shipped templates of the same name.
+A problem folder may hold `prompts/<name>.j2` for any of system, diff, rewrite, crossover, repair,
+meta_system and meta (the prompt writer of prompt evolution), or the shared `_parts.j2`; those win
+over the shipped templates of the same name. Templates may offer alternative phrasings with
+`pick("...", "...")`: the first unless prompt evolution varies the wording.
 """
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import jinja2
@@ -30,7 +33,7 @@ class PromptBuilder:
             autoescape=False,
         )
         self._common = {"problem_name": problem_name, "description": description, "metric": metric, "maximize": maximize}
-        for name in ("system", *OPERATORS):  # fail at startup, not at the first call
+        for name in ("system", *OPERATORS, "meta_system", "meta"):  # fail at startup, not at the first call
             self._template(name)
 
     def _template(self, name: str) -> jinja2.Template:
@@ -41,7 +44,9 @@ class PromptBuilder:
         except jinja2.TemplateSyntaxError as exc:
             raise ProblemError(f"prompt template {exc.filename}:{exc.lineno}: {exc.message}") from None
 
-    def build(self, operator: str, request: ProposalRequest) -> ChatRequest:
+    def build(self, operator: str, request: ProposalRequest, guidance: str = "", wording: random.Random | None = None) -> ChatRequest:
+        """The call for an operator. `guidance`: a prompt variant's text, added to the system prompt;
+        `wording`: draws among the templates' alternative phrasings (None: always the first)."""
         values = dict(
             self._common,
             context=request.context,
@@ -50,13 +55,32 @@ class PromptBuilder:
             second=request.inspirations[0] if request.inspirations else None,
             failed=request.failed,
             regions=regions(request.parent),
+            guidance=guidance,
+            pick=_picker(wording),
         )
+        return ChatRequest(system=self._render("system", values), user=self._render(operator, values))
+
+    def build_writer(self, request: ProposalRequest, guidance: str, best: tuple, worst: tuple) -> ChatRequest:
+        """The call that writes new guidance (prompt evolution), shown the current system prompt
+        with `guidance` and the best and worst recent children (Feedback values)."""
+        values = dict(self._common, context=request.context, guidance=guidance, pick=_picker(None), best=best, worst=worst)
+        values["system"] = self._render("system", values)
+        return ChatRequest(system=self._render("meta_system", values), user=self._render("meta", values))
+
+    def _render(self, name: str, values: dict) -> str:
         try:
-            system = self._template("system").render(values)
-            user = self._template(operator).render(values)
+            return self._template(name).render(values).strip() + "\n"
         except jinja2.TemplateError as exc:
-            raise ProblemError(f"prompt template {operator}.j2 failed to render: {exc}") from None
-        return ChatRequest(system=system.strip() + "\n", user=user.strip() + "\n")
+            raise ProblemError(f"prompt template {name}.j2 failed to render: {exc}") from None
+
+
+def _picker(wording: random.Random | None):
+    """The templates' `pick(a, b, ...)`: one phrasing, drawn by `wording`, or always the first."""
+
+    def pick(*options: str) -> str:
+        return options[0] if wording is None else wording.choice(options)
+
+    return pick
 
 
 def regions(program: ProgramView) -> list[str]:

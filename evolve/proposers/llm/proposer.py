@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from evolve.errors import PatchError, ProviderError, ReplayExhausted
-from evolve.proposers.base import Feedback, Proposal, ProposalRequest
+from evolve.edits.answer import child_from_answer
+from evolve.errors import PatchError, ProviderError, ReplayExhausted, RunHalted
+from evolve.proposers.base import PROMPT_OPERATOR, Feedback, PromptVariant, Proposal, ProposalRequest
 from evolve.proposers.llm.budget import Ledger, estimate_tokens
 from evolve.proposers.llm.cassette import Cassette, Recorded, Recorder, request_hash
 from evolve.proposers.llm.chooser import ModelChooser
-from evolve.proposers.llm.operators import child_from_answer, choose_operator, summary_of
+from evolve.proposers.llm.operators import choose_operator, summary_of
 from evolve.proposers.llm.pricing import PriceTable
 from evolve.proposers.llm.prompting import PromptBuilder
 from evolve.proposers.llm.retry import CallResult, call_with_retries
 from evolve.proposers.llm.specs import LlmSettings, ModelSpec
+from evolve.proposers.llm.variants import NoGuidance, PromptPopulation, guidance_from
 from evolve.proposers.llm.wire import ChatClient, ChatRequest
 
 
@@ -58,33 +60,72 @@ class LlmProposer:
         self.prices = prices
         self.ledger = ledger
         self.chooser = ModelChooser(settings.models, settings.selection, settings.cost_weight)
+        self.population = (
+            PromptPopulation(settings.prompt_population, settings.prompt_interval) if settings.prompt_evolution else None
+        )
         self._clients = clients or {}
         self._cassette = cassette
         self._recorder = recorder
         names = ", ".join(m.name for m in settings.models)
         mode = f"replaying {cassette.path}" if cassette else settings.selection
-        self.note = f"{names} ({mode})"
+        self.note = f"{names} ({mode}{', prompt evolution' if settings.prompt_evolution else ''})"
 
     def observe(self, feedback: Feedback) -> None:
         self.chooser.observe(feedback)
+        if self.population is not None:
+            self.population.observe(feedback)
 
     async def propose(self, request: ProposalRequest) -> Proposal:
         rng = random.Random(f"{request.seed}:llm")
         spec = self.chooser.choose(rng, request.seen_upto)
         operator = choose_operator(self.settings.operators, request, rng)
-        chat = self.prompts.build(operator, request)
+        population = self.population
+        variant = population.choose(random.Random(f"{request.seed}:prompt"), request.seen_upto) if population else None
+        wording = random.Random(f"{request.seed}:wording") if population else None
+        chat = self.prompts.build(operator, request, variant.text if variant else "", wording)
+        answer = await self._call(request.iteration, spec, chat, rng)
+        proposal = self._proposal(request, spec, operator, chat, answer)
+        if variant is None:
+            return proposal
+        call, written = await self._write_variant(request, spec) if population.due(request.iteration, request.seen_upto) else (None, None)
+        return replace(proposal, prompt_variant=variant.name, prompt_call=call, new_variant=written)
+
+    async def _call(self, iteration: int, spec: ModelSpec, chat: ChatRequest, rng: random.Random) -> Answer:
+        """One call within the budget: its worst case is held until its real cost is known."""
         estimated_in = estimate_tokens(chat.system + chat.user)
         reservation = await self.ledger.reserve(
             self.prices.cost(spec.name, estimated_in, spec.max_tokens), estimated_in + spec.max_tokens
         )
         answer = None
         try:
-            answer = await self._answer(request.iteration, spec, chat, rng)
+            answer = await self._answer(iteration, spec, chat, rng)
         finally:
             reply = answer.result.reply if answer else None
             tokens = reply.tokens_in + reply.tokens_out if reply else 0
             await asyncio.shield(self.ledger.settle(reservation, answer.cost_usd if answer else 0.0, tokens))
-        return self._proposal(request, spec, operator, chat, answer)
+        return answer
+
+    async def _write_variant(self, request: ProposalRequest, spec: ModelSpec) -> tuple[Proposal | None, PromptVariant | None]:
+        """Prompt evolution, after the iteration's own call: a call that writes new guidance from the
+        best and worst recent children, and the variant it wrote (for plans made after this
+        iteration commits). No call when the budget (or a replayed cassette) has no room for it."""
+        population, seen = self.population, request.seen_upto
+        parent, examples = population.best(seen), population.examples(seen)
+        chat = self.prompts.build_writer(request, parent.text, examples.best, examples.worst)
+        try:
+            answer = await self._call(request.iteration, spec, chat, random.Random(f"{request.seed}:prompt-call"))
+        except RunHalted:
+            return None, None  # the proposal stands; the run halts at the next call
+        record = self._record(spec, PROMPT_OPERATOR, chat, answer)
+        reply, error = answer.result.reply, answer.result.error
+        if reply is None:
+            return Proposal(code=None, failure=f"llm_{error.kind}", detail=str(error), **record), None
+        try:
+            text = guidance_from(reply.text, population.variants(seen))
+        except NoGuidance as exc:
+            return Proposal(code=None, response=reply.text, failure="no_guidance", detail=str(exc), **record), None
+        written = PromptVariant(f"v{request.iteration}", text, parent.name, request.iteration)
+        return Proposal(code=None, response=reply.text, summary=f"wrote prompt variant {written.name}", **record), written
 
     async def _answer(self, iteration: int, spec: ModelSpec, chat: ChatRequest, rng: random.Random) -> Answer:
         digest = request_hash(spec.name, chat)
@@ -117,25 +158,29 @@ class LlmProposer:
         error = ProviderError(call.error_kind, call.error) if call.error_kind else None
         return Answer(CallResult(call.reply, call.attempts, error), call.cost_usd, call.priced, call.latency_s)
 
-    def _proposal(self, request: ProposalRequest, spec: ModelSpec, operator: str, chat: ChatRequest, answer: Answer) -> Proposal:
-        reply, error = answer.result.reply, answer.result.error
-        attempts = tuple(a if isinstance(a, dict) else a.to_json() for a in answer.result.attempts)
-        record = dict(
+    def _record(self, spec: ModelSpec, operator: str, chat: ChatRequest, answer: Answer) -> dict:
+        """The accounting of one call, as Proposal fields."""
+        reply = answer.result.reply
+        return dict(
             proposer=self.name,
             model=spec.name,
             prompt=f"[system]\n{chat.system}\n[user]\n{chat.user}",
             operator=operator,
-            attempts=attempts,
+            attempts=tuple(a if isinstance(a, dict) else a.to_json() for a in answer.result.attempts),
             cost_usd=answer.cost_usd,
             latency_s=answer.latency_s,
             tokens_in=reply.tokens_in if reply else 0,
             tokens_out=reply.tokens_out if reply else 0,
             priced=answer.priced,
         )
+
+    def _proposal(self, request: ProposalRequest, spec: ModelSpec, operator: str, chat: ChatRequest, answer: Answer) -> Proposal:
+        reply, error = answer.result.reply, answer.result.error
+        record = self._record(spec, operator, chat, answer)
         if reply is None:
             return Proposal(code=None, failure=f"llm_{error.kind}", detail=str(error), **record)
         try:
-            code = child_from_answer(operator, request.parent.code, reply.text)
+            code = child_from_answer(request.parent.code, reply.text)
         except PatchError as exc:
             if reply.finish_reason in TRUNCATED:
                 detail = f"the answer hit the output cap ({spec.max_tokens} tokens; raise max_tokens): {exc}"

@@ -122,6 +122,11 @@ class LlmSettings(BaseModel):
         default_factory=dict, description="model -> (USD per 1M input tokens, USD per 1M output tokens)"
     )
     replay: str | None = Field(default=None, description="answer from this cassette instead of the network")
+    prompt_evolution: bool = Field(
+        default=False, description="evolve system-prompt guidance from the run's best and worst children; vary template wording"
+    )
+    prompt_population: int = Field(default=4, ge=2, le=16, description="prompt variants in play, the shipped one included")
+    prompt_interval: int = Field(default=10, ge=1, le=10_000, description="iterations between two newly written variants")
 
     @model_validator(mode="after")
     def _prices_not_negative(self) -> "LlmSettings":
