@@ -25,6 +25,10 @@ DETAIL_CHARS = 2000
 
 def run_job(evaluator: Evaluator, box: Box, job: SandboxJob, limits: Limits) -> Outcome:
     started = time.monotonic()
+    unknown = [s for s in job.stages if s not in tuple(evaluator.stages)]
+    if unknown:
+        detail = f"the evaluator has no stage {', '.join(map(repr, unknown))}; it has {list(evaluator.stages)}"
+        return Outcome(failure="evaluator_error", detail=detail)
     try:
         handle = box.start(limits)
     except (BoxBroken, SandboxUnavailable, OSError) as exc:

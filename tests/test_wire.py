@@ -1,0 +1,150 @@
+"""The boundary's codec: whatever bytes the candidate's side sends, the trusted side gets fresh
+built-ins and checked arrays, or a WireError; never an object the candidate built, never a crash."""
+
+from __future__ import annotations
+
+import socket
+
+import msgpack
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evaluators.answers import Array, Float, Int, Invalid, Permutation, Tuple, check
+from sandboxes import wire
+
+
+def test_plain_data_and_arrays_round_trip_as_fresh_values():
+    value = {"a": [1, 2.5, None, True, "x", b"y"], "arr": np.arange(6, dtype=np.int32).reshape(2, 3)}
+    back = wire.unpack_trusted(wire.pack(value))
+    assert back["a"] == [1, 2.5, None, True, "x", b"y"]
+    assert back["arr"].dtype == np.int32 and back["arr"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert back["arr"].flags.writeable and back["arr"].flags.owndata
+
+
+def test_subclasses_cross_as_what_they_really_hold():
+    class Liar(list):
+        def __len__(self):
+            return 99
+
+    class Truthy(int):
+        def __eq__(self, other):
+            return True
+
+    back = wire.unpack_trusted(wire.pack_answers([Liar([1, 2]), Truthy(5), (3, 4)]))
+    assert back == [[1, 2], 5, [3, 4]]
+    assert [type(v) for v in back] == [list, int, list]
+
+
+def test_what_cannot_be_encoded_arrives_as_a_marker_and_checks_as_invalid():
+    back = wire.unpack_trusted(wire.pack_answers([1, {1, 2}, object(), np.array(["s"])]))
+    assert back[0] == 1
+    assert [type(v).__name__ for v in back[1:]] == ["Unencodable"] * 3
+    verdict = check(None, back[1])
+    assert isinstance(verdict, Invalid) and "set, which is not plain data" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "header",
+    [["|O", [1], b"12345678"], ["<f8", [2], b"1234"], ["<f8", [-1], b""], ["<f8", [1] * 9, b"12345678"], ["xx", [1], b"1"], [1, 2]],
+    ids=["object-dtype", "short-buffer", "negative-shape", "too-many-dims", "unknown-dtype", "not-a-header"],
+)
+def test_malformed_arrays_are_wire_errors(header):
+    data = msgpack.packb(msgpack.ExtType(wire.ARRAY, msgpack.packb(header, use_bin_type=True)), use_bin_type=True)
+    with pytest.raises(wire.WireError):
+        wire.unpack_trusted(data)
+
+
+def test_records_from_the_candidate_side_are_refused_on_the_trusted_side():
+    data = wire.pack(wire.Records("Obs", {"a": [1]}))
+    with pytest.raises(wire.WireError, match="extension type 2"):
+        wire.unpack_trusted(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=512))
+def test_random_bytes_never_crash_the_trusted_decoder(data):
+    try:
+        value = wire.unpack_trusted(data)
+    except wire.WireError:
+        return
+    _assert_plain(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=8),
+                    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=4), kids, max_size=4), max_leaves=20))
+def test_any_plain_value_survives_the_round_trip(value):
+    back = wire.unpack_trusted(wire.pack_answers([value]))[0]
+    _assert_plain(back)
+    assert msgpack.packb(back) == msgpack.packb(value)
+
+
+def test_deep_nesting_is_a_wire_error_not_a_crash():
+    data = b"\x91" * 100_000 + b"\xc0"  # a hundred thousand nested one-element arrays
+    with pytest.raises(wire.WireError):
+        wire.unpack_trusted(data)
+
+
+def test_a_message_larger_than_the_limit_is_refused_before_it_is_read():
+    ours, theirs = wire.channel_pair()
+    theirs.sendall(wire.HEADER.pack(10_000_000))
+    with pytest.raises(wire.MessageTooLarge):
+        wire.recv_message(ours, max_bytes=1000, deadline=None)
+    theirs.close()
+    ours.close()
+
+
+def test_a_closed_channel_and_a_deadline_are_told_apart():
+    ours, theirs = wire.channel_pair()
+    import time
+
+    with pytest.raises(wire.ChannelTimeout):
+        wire.recv_message(ours, 1000, deadline=time.monotonic() + 0.05)
+    theirs.close()
+    with pytest.raises(wire.ChannelClosed):
+        wire.recv_message(ours, 1000, deadline=time.monotonic() + 1)
+    ours.close()
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "reason"),
+    [
+        (Int(0, 2), 3, "outside 0..2"),
+        (Int(0, 2), True, "(bool), not an int"),
+        (Float(), float("inf"), "not a finite number"),
+        (Tuple(Int(), Int()), [1], "not a pair/tuple of 2 items"),
+        (Array("float", (3,)), [1.0, float("nan"), 2.0], "not a finite number"),
+        (Array("int", (2,)), np.zeros(3, dtype=np.int64), "shape (3,)"),
+        (Array("int", (2,)), [True, False], "not only numbers"),
+        (Permutation(3), [0, 0, 1], "appears twice"),
+        (Permutation(3), [0, 1], "2 entries for 3 items"),
+    ],
+)
+def test_declared_answer_types_reject_with_a_reason(spec, value, reason):
+    verdict = check(spec, value)
+    assert isinstance(verdict, Invalid) and reason in verdict.reason, verdict
+
+
+def _assert_plain(value) -> None:
+    if isinstance(value, list):
+        assert type(value) is list
+        for item in value:
+            _assert_plain(item)
+    elif isinstance(value, dict):
+        assert type(value) is dict
+        for key, item in value.items():
+            assert type(key) is str
+            _assert_plain(item)
+    elif isinstance(value, np.ndarray):
+        assert value.dtype.kind in "biuf"
+    else:
+        assert type(value) in (type(None), bool, int, float, str, bytes, wire.Unencodable)
+
+
+def test_socketpair_buffers_hold_a_batch():
+    ours, theirs = wire.channel_pair()
+    assert ours.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= 1 << 20
+    ours.close()
+    theirs.close()
