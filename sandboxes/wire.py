@@ -2,8 +2,8 @@
 
 Both sides import this module, but only the trusted side's decoder matters: whatever the
 candidate's process sends is decoded here into fresh built-in values (None, bool, int, float,
-str, bytes, list, dict with str keys) and NumPy arrays of a whitelisted numeric dtype, never into
-objects the candidate built. No pickle anywhere.
+str, bytes, list, dict keyed by scalars) and NumPy arrays of a whitelisted numeric dtype, never
+into objects the candidate built. No pickle anywhere.
 
     message:  4-byte big-endian length, then one msgpack value
     ext 1:    an array, msgpack [dtype str, shape list, raw bytes]       (both directions)
@@ -154,7 +154,15 @@ def _default(value):
         return list(value)
     if isinstance(value, dict):
         return dict(value)
-    raise TypeError(f"cannot send {type(value).__name__} across the sandbox boundary")
+    raise Unsendable(type(value).__name__)
+
+
+class Unsendable(TypeError):
+    """A value with no plain-data form; `name` is its type's name."""
+
+    def __init__(self, name: str):
+        super().__init__(f"cannot send {name} across the sandbox boundary")
+        self.name = name
 
 
 def pack_array(array: np.ndarray) -> bytes:
@@ -175,9 +183,12 @@ def pack_answers(results: list) -> bytes:
     for item in results:
         try:
             parts.append(packer.pack(item))
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError) as exc:
             packer.reset()
-            parts.append(packer.pack(msgpack.ExtType(UNENCODABLE, type(item).__name__[:100].encode())))
+            name = type(item).__name__
+            inner = exc.name if isinstance(exc, Unsendable) else "value out of range"
+            label = name if inner == name else f"{name} holding a {inner}"
+            parts.append(packer.pack(msgpack.ExtType(UNENCODABLE, label[:100].encode())))
     return b"".join(parts)
 
 
@@ -196,7 +207,7 @@ def unpack_trusted(data: bytes, limits: Limits = Limits()) -> object:
     """Decode a message from the candidate's side: fresh built-ins and arrays, or WireError."""
     try:
         return msgpack.unpackb(
-            data, raw=False, strict_map_key=True, use_list=True, ext_hook=trusted_ext,
+            data, raw=False, strict_map_key=False, use_list=True, ext_hook=trusted_ext,
             max_bin_len=limits.max_bytes, max_str_len=limits.max_bytes, max_array_len=limits.max_items,
             max_map_len=limits.max_items, max_ext_len=limits.max_bytes,
         )  # fmt: skip

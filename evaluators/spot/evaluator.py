@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from evaluators.candidate import Candidate
 from evaluators.protocol import StageResult
+from evaluators.spot.lockstep import deadline_ticks
 from evaluators.spot.play import play
 from evaluators.spot.scoring import Scenario, summarise
 from evaluators.spot.simulator import TICK_HOURS, JobSpec
@@ -60,6 +61,8 @@ class SpotEvaluator:
             raise ValueError(f"unknown trace types {unknown}; known: {sorted(TRACE_TYPES_BY_NAME)}")
         if not deadlines or not overheads or min(deadlines) < job_hours:
             raise ValueError("need at least one deadline (>= job_hours) and one overhead")
+        for deadline in deadlines:
+            deadline_ticks(JobSpec(job_hours=float(job_hours), deadline_hours=float(deadline)))  # ValueError if not whole ticks
         if int(windows_per_trace) != 1:
             raise ValueError("windows_per_trace must be 1: overlapping windows of one trace, played in lockstep, leak the future")
         self.stages: tuple[str, ...] = ("smoke", "train", "test")

@@ -37,7 +37,7 @@ class Batch:
         self.tick_s = np.array([round(s.tick_hours * 3600.0, 6) for s in specs])
         self.job = np.array([round(s.job_hours * 3600.0, 6) for s in specs])
         self.overhead = np.array([round(s.restart_overhead_hours * 3600.0, 6) for s in specs])
-        self.ticks = np.array([_deadline_ticks(s) for s in specs], dtype=np.int64)
+        self.ticks = np.array([deadline_ticks(s) for s in specs], dtype=np.int64)
         self.regions = np.array([len(a) for a in availability], dtype=np.int64)
         width = int(self.ticks.max()) if n else 0
         self.avail = np.zeros((n, int(self.regions.max()) if n else 1, width), dtype=bool)
@@ -188,7 +188,8 @@ def _describe(t: int, answer: object, regions: int) -> str:
     return f"tick {t}: returned {shown!r}, not NONE/SPOT/ON_DEMAND (0/1/2)"
 
 
-def _deadline_ticks(spec) -> int:
+def deadline_ticks(spec) -> int:
+    """The deadline in whole ticks; ValueError when it is not a whole number of them."""
     tick_s = round(spec.tick_hours * 3600.0, 6)
     deadline_s = round(spec.deadline_hours * 3600.0, 6)
     ticks = round(deadline_s / tick_s)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from evaluators.candidate import Candidate
 from evaluators.protocol import StageResult
+from evaluators.spot.lockstep import deadline_ticks
 from evaluators.spot.play import play
 from evaluators.spot.regions import TICK_SECONDS, make_region_windows
 from evaluators.spot.scoring import Scenario, summarise
@@ -45,6 +46,7 @@ class MultiRegionEvaluator:
     ) -> None:
         if deadline_hours < job_hours or not region_counts:
             raise ValueError("need a deadline >= job_hours and at least one region-set size")
+        deadline_ticks(JobSpec(job_hours=float(job_hours), deadline_hours=float(deadline_hours), tick_hours=TICK_SECONDS / 3600))
         self.stages: tuple[str, ...] = ("smoke", "train", "test")
         self.seed = int(seed)
         self._windows = {"smoke": int(smoke_windows), "train": int(train_windows), "test": int(test_windows)}

@@ -119,5 +119,7 @@ def simulate(policy_factory: Callable[[JobSpec], object], spec: JobSpec, availab
 
 
 def _as_sent(answer: object) -> object:
-    """What an answer looks like after crossing the boundary (tuples arrive as lists)."""
-    return list(answer) if answer.__class__ is tuple else answer
+    """What an answer looks like after crossing the boundary (plain data; tuples arrive as lists)."""
+    from sandboxes import wire
+
+    return wire.unpack_trusted(wire.pack_answers([answer]))[0]
