@@ -61,6 +61,12 @@ def evaluator() -> MultiRegionEvaluator:
 
 
 @pytest.fixture(scope="module")
+def short() -> MultiRegionEvaluator:
+    """A 1 h job due in N ticks on 2 and on 9 regions: for answers judged per tick."""
+    return MultiRegionEvaluator(job_hours=1.0, deadline_hours=N * TICK, region_counts=(2, 9))
+
+
+@pytest.fixture(scope="module")
 def scored(evaluator):
     """The stage result of one of the problem's programs, each scored once per module."""
 
@@ -190,24 +196,24 @@ LIAR = """class Liar(list):  # claims to hold a valid move; only its real items 
     ],
     ids=["custom-object", "lying-list-subclass", "nan-cluster", "nan-region", "triple", "region-out-of-range"],
 )
-def test_a_malformed_move_is_counted_with_its_reason(evaluator, first, header, shown):
-    result = stage_result(evaluator, "smoke", first_then_on_demand(first, header))
+def test_a_malformed_move_is_counted_with_its_reason(short, first, header, shown):
+    result = stage_result(short, "smoke", first_then_on_demand(first, header))
     assert result.valid is False
-    assert result.metrics["invalid_decisions"] == 8 and result.metrics["deadline_misses"] == 0
-    assert f"8 invalid decisions in 8/8 scenarios (first: {evaluator.scenarios('smoke')[0].label}, tick 0: {shown}" in result.reason
+    assert result.metrics["invalid_decisions"] == 2 and result.metrics["deadline_misses"] == 0
+    assert f"2 invalid decisions in 2/2 scenarios (first: {short.scenarios('smoke')[0].label}, tick 0: {shown}" in result.reason
 
 
-def test_a_namedtuple_move_arrives_as_the_pair_it_holds(evaluator):
+def test_a_namedtuple_move_arrives_as_the_pair_it_holds(short):
     named = "from collections import namedtuple\nMove = namedtuple('Move', 'cluster region')"
-    moved = stage_result(evaluator, "smoke", first_then_on_demand("Move(ON_DEMAND, 1)", named))
-    assert moved == stage_result(evaluator, "smoke", first_then_on_demand("(ON_DEMAND, 1)"))
+    moved = stage_result(short, "smoke", first_then_on_demand("Move(ON_DEMAND, 1)", named))
+    assert moved == stage_result(short, "smoke", first_then_on_demand("(ON_DEMAND, 1)"))
     assert moved.valid and moved.metrics["region_switches"] == 1.0
 
 
-def test_a_tuple_subclass_that_lies_while_encoded_fails_the_candidate(evaluator):
+def test_a_tuple_subclass_that_lies_while_encoded_fails_the_candidate(short):
     """Its own __iter__ breaks the message; the trusted side refuses it as a whole."""
     header = "class Stream(tuple):\n    def __iter__(self):\n        return iter([ON_DEMAND, 1, 0])"
-    outcome = stage_outcome(evaluator, "smoke", first_then_on_demand("Stream((ON_DEMAND, 1))", header))
+    outcome = stage_outcome(short, "smoke", first_then_on_demand("Stream((ON_DEMAND, 1))", header))
     assert outcome.result is None and outcome.error == "invalid_output"
 
 
