@@ -191,10 +191,13 @@ def test_an_answer_of_the_wrong_type_or_shape_is_rejected_with_its_reason(evalua
     assert result.reason.startswith("smoke trace 0 window 0->1: ") and reason in result.reason
 
 
+NAMED = "from collections import namedtuple\nPlacement = namedtuple('Placement', 'phy2log log2phy logcnt')"
+
+
 @pytest.mark.parametrize(
     ("expression", "header"),
     [
-        ("Placement(phy2log, log2phy, logcnt)", "from collections import namedtuple\nPlacement = namedtuple('Placement', 'phy2log log2phy logcnt')"),
+        ("Placement(phy2log, log2phy, logcnt)", NAMED),
         ("[phy2log.tolist(), log2phy.tolist(), logcnt.tolist()]", ""),
     ],
     ids=["namedtuple", "nested-lists"],

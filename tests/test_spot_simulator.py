@@ -252,11 +252,18 @@ def test_a_decision_of_the_wrong_type_is_counted_with_its_reason(short, expressi
     assert f"72 invalid decisions in 6/6 scenarios (first: {short.scenarios('smoke')[0].label}, tick 0: {first}" in result.reason
 
 
+SNEAKY = """class Sneaky(int):  # equal to anything, on the candidate's side only
+    def __eq__(self, other):
+        return True
+
+    __hash__ = int.__hash__"""
+
+
 @pytest.mark.parametrize(
     ("expression", "header"),
     [
         ("np.int64(ON_DEMAND)", "import numpy as np"),
-        ("Sneaky(ON_DEMAND)", "class Sneaky(int):\n    def __eq__(self, other):\n        return True\n\n    __hash__ = int.__hash__"),
+        ("Sneaky(ON_DEMAND)", SNEAKY),
         ("Move(ON_DEMAND, 0)", "from collections import namedtuple\nMove = namedtuple('Move', 'cluster region')"),
     ],
     ids=["numpy-int", "int-subclass", "namedtuple-pair"],
