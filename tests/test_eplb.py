@@ -13,34 +13,61 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from boundary import source_of, stage_result
 
 from evaluators.eplb.balance import gpu_loads, layer_balancedness, naive_placement
 from evaluators.eplb.evaluator import EplbEvaluator, leaderboard_score
 from evaluators.eplb.layout import Layout
 from evaluators.eplb.validation import InvalidPlacement, check_placement
 from evaluators.eplb.workloads import make_trace
+from evaluators.protocol import StageResult
 
 PROBLEM = Path(__file__).resolve().parent.parent / "problems" / "eplb"
 LAYOUT = Layout()
 
 
-def load_candidate(path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("candidate", path)
+def load_program(path: Path) -> types.ModuleType:
+    """A program of ours, imported here to test the validation on its output (never to score it)."""
+    spec = importlib.util.spec_from_file_location("program", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-DEEPSEEK = load_candidate(PROBLEM / "baselines" / "deepseek.py")
+DEEPSEEK_SOURCE = (PROBLEM / "baselines" / "deepseek.py").read_text()
+DEEPSEEK_BASE = f"{DEEPSEEK_SOURCE}\n\ndeepseek_placement = rebalance_experts\n"  # for candidates built on it
+DEEPSEEK = load_program(PROBLEM / "baselines" / "deepseek.py")
+deepseek_placement = DEEPSEEK.rebalance_experts
 
 
 def deepseek(load):
-    return DEEPSEEK.rebalance_experts(load, 288, 8, 4, 32)
+    return deepseek_placement(load, 288, 8, 4, 32)
+
+
+def over_deepseek(function, header: str = "") -> str:
+    """Candidate code: the DeepSeek baseline as `deepseek_placement`, and `function` (a function
+    of this file calling it) as rebalance_experts."""
+    return source_of(function, header=DEEPSEEK_BASE + header) + f"\nrebalance_experts = {function.__name__}\n"
+
+
+def answering(expression: str, header: str = "") -> str:
+    """Candidate code returning `expression`, computed from DeepSeek's (phy2log, log2phy, logcnt)."""
+    return (
+        f"{DEEPSEEK_BASE}{header}\n\n\n"
+        "def rebalance_experts(weight, *args):\n"
+        "    phy2log, log2phy, logcnt = deepseek_placement(weight, *args)\n"
+        f"    return {expression}\n"
+    )
 
 
 @pytest.fixture(scope="module")
 def evaluator() -> EplbEvaluator:
     return EplbEvaluator()
+
+
+@pytest.fixture(scope="module")
+def deepseek_smoke(evaluator) -> StageResult:
+    return stage_result(evaluator, "smoke", DEEPSEEK_SOURCE)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +96,7 @@ def test_single_loaded_expert_closed_form():
 @pytest.mark.parametrize("program", ["baselines/deepseek.py", "baselines/naive.py", "seed.py"])
 def test_every_token_of_the_next_window_is_served(program):
     trace = make_trace(9, "test", 1, LAYOUT, 2)
-    result = load_candidate(PROBLEM / program).rebalance_experts(trace[0].copy(), 288, 8, 4, 32)
+    result = load_program(PROBLEM / program).rebalance_experts(trace[0].copy(), 288, 8, 4, 32)
     phy2log, logcnt = check_placement(result, trace[0], LAYOUT)
     assert gpu_loads(trace[1], phy2log, logcnt, LAYOUT).sum(axis=1) == pytest.approx(trace[1].sum(axis=1))
 
@@ -88,10 +115,10 @@ def test_traces_are_deterministic_skewed_drifting_and_correlated():
 
 
 def test_baselines_in_published_order(evaluator):
-    seed = load_candidate(PROBLEM / "seed.py")
-    naive = load_candidate(PROBLEM / "baselines" / "naive.py")
+    seed = (PROBLEM / "seed.py").read_text()
+    naive = (PROBLEM / "baselines" / "naive.py").read_text()
     for stage in ("train", "test"):
-        d, s, n = (evaluator.run_stage(stage, m) for m in (DEEPSEEK, seed, naive))
+        d, s, n = (stage_result(evaluator, stage, code) for code in (DEEPSEEK_SOURCE, seed, naive))
         assert d.valid and s.valid and n.valid
         assert n.metrics["score"] == 0.0 and n.metrics["balancedness"] == pytest.approx(n.metrics["naive_balancedness"])
         assert d.metrics["score"] > n.metrics["score"] + 40  # DeepSeek far above a naive placement
@@ -99,16 +126,14 @@ def test_baselines_in_published_order(evaluator):
         assert d.metrics["calls"] == 24
 
 
-def test_only_the_call_is_timed_and_time_does_not_move_the_score(evaluator):
-    slow = types.ModuleType("candidate")
+def slow_rebalance(weight, *args):
+    time.sleep(0.03)
+    return deepseek_placement(weight, *args)
 
-    def rebalance_experts(weight, *args):
-        time.sleep(0.03)
-        return DEEPSEEK.rebalance_experts(weight, *args)
 
-    slow.rebalance_experts = rebalance_experts
-    fast = evaluator.run_stage("smoke", DEEPSEEK)
-    late = evaluator.run_stage("smoke", slow)
+def test_only_the_call_is_timed_and_time_does_not_move_the_score(evaluator, deepseek_smoke):
+    fast = deepseek_smoke
+    late = stage_result(evaluator, "smoke", over_deepseek(slow_rebalance, header="import time"))
     assert late.metrics["rebalance_ms"] >= 30 > fast.metrics["rebalance_ms"]
     assert late.metrics["score"] == fast.metrics["score"]
     assert late.metrics["leaderboard_score"] < fast.metrics["leaderboard_score"]
@@ -116,32 +141,70 @@ def test_only_the_call_is_timed_and_time_does_not_move_the_score(evaluator):
     assert leaderboard_score(0.8, 0.02) == pytest.approx(72 + 0.5 - 0.4)
 
 
-def test_the_published_zero_replica_hack_is_rejected(evaluator, window):
+def zero_replica_hack(weight, *args):
     """Give a loaded expert's only slot to the hottest expert: better balanced, tokens lost."""
+    phy2log, log2phy, logcnt = (x.copy() for x in deepseek_placement(weight, *args))
+    for layer in range(len(weight)):
+        victim = int(np.argmin(np.where(logcnt[layer] == 1, weight[layer], np.inf)))
+        hot = int(np.argmax(weight[layer]))
+        slot = int(np.flatnonzero(phy2log[layer] == victim)[0])
+        phy2log[layer, slot] = hot
+        logcnt[layer, victim] -= 1
+        logcnt[layer, hot] += 1
+    width = int(logcnt.max())
+    log2phy = -np.ones((len(weight), 256, width), dtype=np.int64)
+    for layer in range(len(weight)):
+        seen = np.zeros(256, dtype=int)
+        for slot, expert in enumerate(phy2log[layer].tolist()):
+            log2phy[layer, expert, seen[expert]] = slot
+            seen[expert] += 1
+    return phy2log, log2phy, logcnt
 
-    def hack(weight, *args):
-        phy2log, log2phy, logcnt = (x.copy() for x in DEEPSEEK.rebalance_experts(weight, *args))
-        for layer in range(len(weight)):
-            victim = int(np.argmin(np.where(logcnt[layer] == 1, weight[layer], np.inf)))
-            hot = int(np.argmax(weight[layer]))
-            slot = int(np.flatnonzero(phy2log[layer] == victim)[0])
-            phy2log[layer, slot] = hot
-            logcnt[layer, victim] -= 1
-            logcnt[layer, hot] += 1
-        width = int(logcnt.max())
-        log2phy = -np.ones((len(weight), 256, width), dtype=np.int64)
-        for layer in range(len(weight)):
-            seen = np.zeros(256, dtype=int)
-            for slot, expert in enumerate(phy2log[layer].tolist()):
-                log2phy[layer, expert, seen[expert]] = slot
-                seen[expert] += 1
-        return phy2log, log2phy, logcnt
 
-    module = types.ModuleType("candidate")
-    module.rebalance_experts = hack
-    result = evaluator.run_stage("smoke", module)
+def test_the_published_zero_replica_hack_is_rejected(evaluator):
+    result = stage_result(evaluator, "smoke", over_deepseek(zero_replica_hack))
     assert not result.valid and result.metrics["score"] == 0.0
     assert "but 0 replicas" in result.reason and "smoke trace 0 window 0->1" in result.reason
+
+
+LIAR = """class Liar(tuple):  # claims three items; only the two it holds cross
+    def __len__(self):
+        return 3"""
+
+
+@pytest.mark.parametrize(
+    ("expression", "header", "reason"),
+    [
+        ("Placement()", "class Placement:\n    pass", "rebalance_experts returned a Placement, which is not plain data"),
+        ("Liar((phy2log, log2phy))", LIAR, "must return a tuple (phy2log, log2phy, logcnt)"),
+        ("(phy2log, log2phy, np.where(logcnt > 1, np.nan, logcnt))", "", "logcnt must hold integers, got dtype float64"),
+        ("(phy2log, log2phy)", "", "must return a tuple (phy2log, log2phy, logcnt)"),
+        ("(phy2log[:, :-1], log2phy, logcnt)", "", "phy2log has shape (58, 287), expected (58, 288)"),
+        ("(phy2log, log2phy, logcnt, logcnt)", "", "must return a tuple (phy2log, log2phy, logcnt)"),
+        ("{'phy2log': phy2log, 'log2phy': log2phy, 'logcnt': logcnt}", "", "must return a tuple (phy2log, log2phy, logcnt)"),
+    ],
+    ids=["custom-object", "lying-tuple-subclass", "nan", "pair", "shape", "four", "dict"],
+)
+def test_an_answer_of_the_wrong_type_or_shape_is_rejected_with_its_reason(evaluator, expression, header, reason):
+    result = stage_result(evaluator, "smoke", answering(expression, header))
+    assert result.valid is False and result.metrics["score"] == 0.0
+    assert result.reason.startswith("smoke trace 0 window 0->1: ") and reason in result.reason
+
+
+NAMED = "from collections import namedtuple\nPlacement = namedtuple('Placement', 'phy2log log2phy logcnt')"
+
+
+@pytest.mark.parametrize(
+    ("expression", "header"),
+    [
+        ("Placement(phy2log, log2phy, logcnt)", NAMED),
+        ("[phy2log.tolist(), log2phy.tolist(), logcnt.tolist()]", ""),
+    ],
+    ids=["namedtuple", "nested-lists"],
+)
+def test_plain_data_of_any_container_is_scored_as_the_arrays_it_holds(evaluator, deepseek_smoke, expression, header):
+    other = stage_result(evaluator, "smoke", answering(expression, header))
+    assert other.valid and other.metrics["balancedness"] == deepseek_smoke.metrics["balancedness"] > 0
 
 
 def _corrupt(kind, p, l, c):
@@ -241,9 +304,9 @@ def test_an_unloaded_expert_still_needs_a_replica(window):
         check_placement((phy2log, log2phy, logcnt), load, LAYOUT)
 
 
-def test_missing_function_and_feedback(evaluator):
-    assert "no function rebalance_experts" in evaluator.run_stage("smoke", types.ModuleType("c")).reason
-    feedback = evaluator.run_stage("smoke", DEEPSEEK).feedback
+def test_missing_function_and_feedback(evaluator, deepseek_smoke):
+    assert "no function rebalance_experts" in stage_result(evaluator, "smoke", "REBALANCE = None\n").reason
+    feedback = deepseek_smoke.feedback
     assert "worst layers" in feedback and "layer" in feedback.splitlines()[-1]
 
 

@@ -4,11 +4,11 @@ determinism, one test per validation rule, and the baselines' published ordering
 from __future__ import annotations
 
 import importlib.util
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from boundary import source_of, stage_result
 
 from evaluators.llm_routing.evaluator import RoutingEvaluator
 from evaluators.llm_routing.simulator import cluster_info, isolated_ttft, simulate
@@ -83,17 +83,16 @@ def test_workloads_are_deterministic_bursty_heavy_tailed_and_stages_differ():
     assert all(o <= m for o, m in zip(a.output, a.max_tokens))
 
 
-def _module(router_cls) -> types.ModuleType:
-    module = types.ModuleType("candidate")
-    module.Router = router_cls
-    return module
-
-
 def _load(path: Path):
+    """A program of ours, imported to drive the local simulator (never to score it)."""
     spec = importlib.util.spec_from_file_location(f"cand_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _program(name: str) -> str:
+    return (PROBLEM / ("seed.py" if name == "seed" else f"baselines/{name}.py")).read_text()
 
 
 @pytest.fixture(scope="module")
@@ -101,71 +100,97 @@ def small() -> RoutingEvaluator:
     return RoutingEvaluator(train_per_shape=1, smoke_per_shape=1)
 
 
-def _returning(value):
-    class Router:
-        def __init__(self, cluster):
-            pass
-
-        def route(self, request, state):
-            return value
-
-    return Router
+def _returning(expression: str, header: str = "") -> str:
+    """Candidate code whose Router answers `expression` for every request."""
+    return (
+        f"{header}\n\n\nclass Router:\n    def __init__(self, cluster):\n        pass\n\n"
+        f"    def route(self, request, state):\n        return {expression}\n"
+    )
 
 
 @pytest.mark.parametrize(
-    ("answer", "reason"),
+    ("answer", "header", "reason"),
     [
-        (1.0, "not an int instance index"),
-        (True, "not an int instance index"),
-        (None, "not an int instance index"),
-        (4, "not an instance index in 0..3"),
-        (-1, "not an instance index in 0..3"),
+        ("1.0", "", "returned 1.0 (float), not an int instance index"),
+        ("True", "", "returned True (bool), not an int instance index"),
+        ("None", "", "returned None (NoneType), not an int instance index"),
+        ("4", "", "returned 4, not an instance index in 0..3"),
+        ("-1", "", "returned -1, not an instance index in 0..3"),
+        ("float('nan')", "", "returned nan (float), not an int instance index"),
+        ("(0,)", "", "returned [0] (list), not an int instance index"),
+        ("{'instance': 0}", "", "returned {'instance': 0} (dict), not an int instance index"),
+        ("Instance()", "class Instance:\n    pass", "returned a Instance, which is not plain data"),
     ],
+    ids=["float", "bool", "none", "too-high", "negative", "nan", "tuple", "dict", "custom-object"],
 )
-def test_answers_that_are_not_instance_indexes_are_rejected(small, answer, reason):
-    result = small.run_stage("smoke", _module(_returning(answer)))
-    assert not result.valid and reason in result.reason
+def test_answers_that_are_not_instance_indexes_are_rejected(small, answer, header, reason):
+    result = stage_result(small, "smoke", _returning(answer, header))
+    first = small.workloads("smoke")[0][0].label
+    assert result.valid is False and result.metrics["score"] == -100.0
+    assert result.reason.startswith(f"{first}: request 0 (t=") and reason in result.reason
 
 
-def test_a_numpy_integer_index_is_accepted(small):
-    assert small.run_stage("smoke", _module(_returning(np.int64(0)))).valid
+@pytest.mark.parametrize(
+    ("answer", "header"),
+    [
+        ("np.int64(0)", "import numpy as np"),
+        ("Index(0)", "class Index(int):\n    def __index__(self):\n        return 3\n\n    def __int__(self):\n        return 3"),
+    ],
+    ids=["numpy-int", "int-subclass"],
+)
+def test_an_integer_index_arrives_as_the_plain_int_it_holds(small, answer, header):
+    assert stage_result(small, "smoke", _returning(answer, header)) == stage_result(small, "smoke", _returning("0"))
+
+
+class LastInstance:  # in mixed6 the last instances have 24k KV; long requests need the 96k ones
+    def __init__(self, cluster):
+        self.n = cluster.n_instances
+
+    def route(self, request, state):
+        return self.n - 1
 
 
 def test_routing_a_request_to_an_instance_too_small_for_it_is_rejected():
-    class LastInstance:  # in mixed6 the last instances have 24k KV; long requests need the 96k ones
-        def __init__(self, cluster):
-            self.n = cluster.n_instances
-
-        def route(self, request, state):
-            return self.n - 1
-
-    result = RoutingEvaluator(shapes=["mixed6"], smoke_scale=1.0).run_stage("smoke", _module(LastInstance))
+    code = source_of(LastInstance) + "\nRouter = LastInstance\n"
+    result = stage_result(RoutingEvaluator(shapes=["mixed6"], smoke_scale=1.0), "smoke", code)
     assert not result.valid and "could never be admitted" in result.reason
 
 
 def test_a_module_without_router_is_rejected(small):
-    result = small.run_stage("smoke", types.ModuleType("empty"))
+    result = stage_result(small, "smoke", "def route(request, state):\n    return 0\n")
     assert not result.valid and "no class Router" in result.reason
 
 
-def test_state_cannot_leak_between_scenarios(tmp_path):
-    # a router counting requests in a module global would see them pile up across scenarios
-    path = tmp_path / "cand.py"
-    path.write_text(
-        "SEEN = []\n"
-        "class Router:\n"
-        "    def __init__(self, cluster):\n"
-        "        SEEN.append(1)\n"
-        "        assert len(SEEN) == 1, 'state leaked from a previous scenario'\n"
-        "    def route(self, request, state):\n"
-        "        return 0 if request.kv_tokens <= state.kv_capacity[0] else state.kv_capacity.index(max(state.kv_capacity))\n"
-    )
-    assert RoutingEvaluator(train_per_shape=2).run_stage("train", _load(path)).valid
+LOCKSTEP = """
+LATEST = {}  # router -> the last request id it routed, shared by every scenario's router
+
+
+class Router:
+    def __init__(self, cluster):
+        self.number, self.next_id, self.clock = len(LATEST), 0, 0.0
+        LATEST[self.number] = -1
+
+    def route(self, request, state):
+        assert request.id == self.next_id, f"router {self.number} got request {request.id}, expected {self.next_id}"
+        assert state.time == request.arrival >= self.clock, (state.time, request.arrival, self.clock)
+        assert max(LATEST.values()) <= request.id, f"another scenario is ahead of request {request.id}: {LATEST}"
+        LATEST[self.number], self.next_id, self.clock = request.id, request.id + 1, request.arrival
+        return 0 if request.kv_tokens <= state.kv_capacity[0] else state.kv_capacity.index(max(state.kv_capacity))
+"""
+
+
+def test_scenarios_share_the_process_but_advance_in_lockstep():
+    """Every Router lives in one process, so a module global is shared by the scenarios of a
+    stage; what it can pool is their present, never one's future: each scenario's calls reach
+    its own Router, in arrival order, and no scenario is ever past the request being routed."""
+    evaluator = RoutingEvaluator(train_per_shape=2)
+    result = stage_result(evaluator, "train", LOCKSTEP)  # fails the test if the candidate raised
+    assert result.valid and result.metrics["scenarios"] == 2 * len(SHAPES)
 
 
 def test_baselines_ordered_as_published():
     evaluator = RoutingEvaluator(train_per_shape=4)
-    m = {name: evaluator.run_stage("train", _load(PROBLEM / "baselines" / f"{name}.py")).metrics
+    m = {name: stage_result(evaluator, "train", _program(name)).metrics
          for name in ("round_robin", "join_shortest_queue", "least_kv", "power_of_two")}
     assert m["round_robin"]["score"] == pytest.approx(0.0)  # the 0 anchor
     # bursts: join-shortest-queue has a better tail than round-robin
@@ -178,8 +203,8 @@ def test_baselines_ordered_as_published():
 
 
 def test_the_stage_is_deterministic_and_feedback_names_worst_scenarios(small):
-    seed = _load(PROBLEM / "seed.py")
-    a, b = small.run_stage("train", seed), small.run_stage("train", seed)
+    seed = _program("seed")
+    a, b = stage_result(small, "train", seed), stage_result(small, "train", seed)
     assert a.metrics == b.metrics
     assert "worst scenarios:" in a.feedback and "chat4#" in a.feedback
     assert len(SHAPES) == a.metrics["scenarios"]

@@ -3,29 +3,32 @@ the baselines' published order, and a short offline evolution that beats the see
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import json
 import shutil
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from boundary import stage_outcome, stage_result
 
+from evaluators.protocol import StageResult
 from evaluators.spot.multi import MultiRegionEvaluator
 from evaluators.spot.regions import TICK_SECONDS, ZONES
 from evaluators.spot.simulator import NONE, ON_DEMAND, SPOT, JobSpec, simulate
 from evaluators.spot.traces import generate_trace
 
 PROBLEM = Path(__file__).resolve().parent.parent / "problems" / "spot_multi"
+PROGRAMS = {"seed": "seed.py", "greedy_rr": "baselines/greedy_rr.py", "uniform_progress_rr": "baselines/uniform_progress_rr.py"}
 TICK = TICK_SECONDS / 3600
 
 
-def load_candidate(path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("candidate", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def first_then_on_demand(first: str, header: str = "") -> str:
+    """Candidate code whose Policy answers `first` at tick 0, then ON_DEMAND."""
+    return (
+        f"NONE, SPOT, ON_DEMAND = 0, 1, 2\n{header}\n\n\nclass Policy:\n    def __init__(self, spec):\n        pass\n\n"
+        f"    def decide(self, obs):\n        return {first} if obs.tick == 0 else ON_DEMAND\n"
+    )
 
 
 def scripted(decisions, default=NONE):
@@ -58,12 +61,20 @@ def evaluator() -> MultiRegionEvaluator:
 
 
 @pytest.fixture(scope="module")
-def programs():
-    return {
-        "seed": load_candidate(PROBLEM / "seed.py"),
-        "greedy_rr": load_candidate(PROBLEM / "baselines" / "greedy_rr.py"),
-        "uniform_progress_rr": load_candidate(PROBLEM / "baselines" / "uniform_progress_rr.py"),
-    }
+def short() -> MultiRegionEvaluator:
+    """A 1 h job due in N ticks on 2 and on 9 regions: for answers judged per tick."""
+    return MultiRegionEvaluator(job_hours=1.0, deadline_hours=N * TICK, region_counts=(2, 9))
+
+
+@pytest.fixture(scope="module")
+def scored(evaluator):
+    """The stage result of one of the problem's programs, each scored once per module."""
+
+    @functools.cache
+    def score(name: str, stage: str) -> StageResult:
+        return stage_result(evaluator, stage, (PROBLEM / PROGRAMS[name]).read_text())
+
+    return score
 
 
 def test_one_region_is_the_single_region_simulator():
@@ -111,12 +122,24 @@ def test_blind_spot_launch_into_a_region_without_spot_is_a_failed_launch_not_inv
     assert out.first_invalid.startswith("tick 1: SPOT while spot unavailable")
 
 
-@pytest.mark.parametrize("bad", [(SPOT,), (ON_DEMAND, 2), (ON_DEMAND, -1), ("2", 1), (True, 1), (ON_DEMAND, True), [ON_DEMAND, 1]])
+@pytest.mark.parametrize(
+    "bad",
+    [(SPOT,), (ON_DEMAND, 2), (ON_DEMAND, -1), ("2", 1), (True, 1), (ON_DEMAND, True), (ON_DEMAND, 1, 0),
+     (float("nan"), 1), (ON_DEMAND, 1.0), {ON_DEMAND: 1}],
+)  # fmt: skip
 def test_malformed_region_decisions_are_invalid(bad):
     n = N
     out = simulate(scripted([bad], default=ON_DEMAND), spec(), ((True,) * n, (True,) * n))
     assert out.invalid_decisions == 1 and out.region_switches == 0
     assert "not 0/1/2 or (0/1/2, region in 0..1)" in out.first_invalid
+
+
+def test_a_list_is_the_same_decision_as_a_tuple():
+    """Tuples cross the boundary as lists, so the simulator cannot and does not tell them apart."""
+    avail = ((True,) * N, (True,) * N)
+    as_list = simulate(scripted([[ON_DEMAND, 1]], default=ON_DEMAND), spec(), avail)
+    assert as_list == simulate(scripted([(ON_DEMAND, 1)], default=ON_DEMAND), spec(), avail)
+    assert as_list.region_switches == 1 and as_list.invalid_decisions == 0
 
 
 def test_zone_traces_are_calibrated():
@@ -136,8 +159,8 @@ def test_grid_shape_disjoint_and_deterministic(evaluator):
 
 
 @pytest.mark.parametrize("stage", ["train", "test"])
-def test_baselines_in_published_order(evaluator, programs, stage):
-    scores = {name: evaluator.run_stage(stage, module) for name, module in programs.items()}
+def test_baselines_in_published_order(scored, stage):
+    scores = {name: scored(name, stage) for name in PROGRAMS}
     assert all(r.valid for r in scores.values())
     up, greedy, seed = (scores[n].metrics["score"] for n in ("uniform_progress_rr", "greedy_rr", "seed"))
     assert up > greedy > seed
@@ -145,17 +168,57 @@ def test_baselines_in_published_order(evaluator, programs, stage):
 
 
 def test_missing_deadline_and_missing_policy_are_invalid(evaluator):
-    never = types.ModuleType("candidate")
-    never.Policy = scripted([], default=NONE)
-    result = evaluator.run_stage("smoke", never)
+    never = "class Policy:\n    def __init__(self, spec):\n        pass\n\n    def decide(self, obs):\n        return 0\n"
+    result = stage_result(evaluator, "smoke", never)
     assert not result.valid and "deadline missed in 8/8" in result.reason
     assert result.metrics["score"] == 0.0
-    empty = evaluator.run_stage("smoke", types.ModuleType("candidate"))
+    empty = stage_result(evaluator, "smoke", "def policy(spec):\n    return None\n")
     assert not empty.valid and "no class Policy" in empty.reason
 
 
-def test_feedback_names_worst_scenarios(evaluator, programs):
-    feedback = evaluator.run_stage("smoke", programs["greedy_rr"]).feedback
+LIAR = """class Liar(list):  # claims to hold a valid move; only its real items cross
+    def __getitem__(self, index):
+        return [ON_DEMAND, 1][index]
+
+    def __len__(self):
+        return 2"""
+
+
+@pytest.mark.parametrize(
+    ("first", "header", "shown"),
+    [
+        ("Move()", "class Move:\n    pass", "returned a Move, which is not plain data"),
+        ("Liar([ON_DEMAND, 99])", LIAR, "returned (2, 99), not 0/1/2 or (0/1/2, region in 0..1)"),
+        ("(float('nan'), 1)", "", "returned (nan, 1), not 0/1/2 or (0/1/2, region in 0..1)"),
+        ("(ON_DEMAND, float('nan'))", "", "returned (2, nan), not 0/1/2 or (0/1/2, region in 0..1)"),
+        ("(ON_DEMAND, 1, 0)", "", "returned (2, 1, 0), not 0/1/2 or (0/1/2, region in 0..1)"),
+        ("(ON_DEMAND, 99)", "", "returned (2, 99), not 0/1/2 or (0/1/2, region in 0..1)"),
+    ],
+    ids=["custom-object", "lying-list-subclass", "nan-cluster", "nan-region", "triple", "region-out-of-range"],
+)
+def test_a_malformed_move_is_counted_with_its_reason(short, first, header, shown):
+    result = stage_result(short, "smoke", first_then_on_demand(first, header))
+    assert result.valid is False
+    assert result.metrics["invalid_decisions"] == 2 and result.metrics["deadline_misses"] == 0
+    assert f"2 invalid decisions in 2/2 scenarios (first: {short.scenarios('smoke')[0].label}, tick 0: {shown}" in result.reason
+
+
+def test_a_namedtuple_move_arrives_as_the_pair_it_holds(short):
+    named = "from collections import namedtuple\nMove = namedtuple('Move', 'cluster region')"
+    moved = stage_result(short, "smoke", first_then_on_demand("Move(ON_DEMAND, 1)", named))
+    assert moved == stage_result(short, "smoke", first_then_on_demand("(ON_DEMAND, 1)"))
+    assert moved.valid and moved.metrics["region_switches"] == 1.0
+
+
+def test_a_tuple_subclass_that_lies_while_encoded_fails_the_candidate(short):
+    """Its own __iter__ breaks the message; the trusted side refuses it as a whole."""
+    header = "class Stream(tuple):\n    def __iter__(self):\n        return iter([ON_DEMAND, 1, 0])"
+    outcome = stage_outcome(short, "smoke", first_then_on_demand("Stream((ON_DEMAND, 1))", header))
+    assert outcome.result is None and outcome.error == "invalid_output"
+
+
+def test_feedback_names_worst_scenarios(scored):
+    feedback = scored("greedy_rr", "smoke").feedback
     assert "by region-set size" in feedback and "worst scenarios:" in feedback
     assert "region moves" in feedback
 

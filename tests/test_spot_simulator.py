@@ -2,36 +2,40 @@
 
 from __future__ import annotations
 
-import importlib.util
-import types
+import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
+from boundary import source_of, stage_outcome, stage_result
 
 from evaluators.loading import load_evaluator
-from evaluators.protocol import Evaluator, EvaluatorRef
+from evaluators.protocol import Evaluator, EvaluatorRef, StageResult
 from evaluators.spot.evaluator import SpotEvaluator
 from evaluators.spot.scoring import reference_costs
 from evaluators.spot.simulator import NONE, ON_DEMAND, SPOT, JobSpec, simulate
 from evaluators.spot.traces import TRACE_TYPES, TICK_SECONDS, generate_trace, trace_rng
 
 PROBLEM = Path(__file__).resolve().parent.parent / "problems" / "spot_single"
+PROGRAMS = {"seed": "seed.py", "greedy": "baselines/greedy.py", "up": "baselines/uniform_progress.py"}
+PUBLISHED = {  # the problem README's table (2 decimals); the sealed evaluator must reproduce it
+    "train": {"seed": 36.36, "greedy": 39.08, "up": 56.89},
+    "test": {"seed": 35.77, "greedy": 39.02, "up": 56.05},
+}
 TICK = 1 / 6
+CONSTANTS = "NONE, SPOT, ON_DEMAND = 0, 1, 2\n"
 
 
-def load_candidate(path: Path) -> types.ModuleType:
-    """Load a program the way the sandbox runner does."""
-    spec = importlib.util.spec_from_file_location("candidate", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def program(name: str) -> str:
+    return (PROBLEM / PROGRAMS[name]).read_text()
 
 
-def module_with(policy_cls) -> types.ModuleType:
-    module = types.ModuleType("candidate")
-    module.Policy = policy_cls
-    return module
+def returning(expression: str, header: str = "") -> str:
+    """Candidate code whose Policy answers `expression` at every tick."""
+    return (
+        f"{CONSTANTS}{header}\n\n\nclass Policy:\n    def __init__(self, spec):\n        pass\n\n"
+        f"    def decide(self, obs):\n        return {expression}\n"
+    )
 
 
 def constant_policy(choice):
@@ -56,6 +60,28 @@ class SpotWhenAvailable:
 @pytest.fixture(scope="module")
 def evaluator() -> SpotEvaluator:
     return SpotEvaluator()
+
+
+@pytest.fixture(scope="module")
+def short() -> SpotEvaluator:
+    """A 1 h job due in 2 h (12 ticks), one scenario per trace type: for answers judged per tick."""
+    return SpotEvaluator(job_hours=1.0, deadlines=(2.0,), smoke_overheads=(0.05,))
+
+
+@pytest.fixture(scope="module")
+def always_on_demand(short) -> StageResult:
+    return stage_result(short, "smoke", returning("ON_DEMAND"))
+
+
+@pytest.fixture(scope="module")
+def scored(evaluator):
+    """The stage result of one of the problem's programs, each scored once per module."""
+
+    @functools.cache
+    def score(name: str, stage: str) -> StageResult:
+        return stage_result(evaluator, stage, program(name))
+
+    return score
 
 
 # --- accounting -------------------------------------------------------------------------------
@@ -118,7 +144,7 @@ def test_switching_type_restarts_the_overhead():
     assert policy.seen[:4] == pytest.approx([0.0, d - TICK, d - 2 * TICK, 0.0])
 
 
-def test_same_observation_object_is_reused_and_reports_state():
+def test_each_tick_shows_a_new_read_only_observation_of_the_state_at_its_start():
     seen = []
 
     class Recorder:
@@ -126,21 +152,59 @@ def test_same_observation_object_is_reused_and_reports_state():
             pass
 
         def decide(self, obs):
-            seen.append((obs, obs.tick, obs.elapsed_hours, obs.work_done_hours, obs.remaining_time_hours))
+            seen.append(obs)
             return ON_DEMAND
 
     spec = JobSpec(job_hours=1.0, deadline_hours=2.0, restart_overhead_hours=0.0)
     simulate(Recorder, spec, [False] * 12)
-    assert len(seen) == 6 and all(entry[0] is seen[0][0] for entry in seen)
-    assert [entry[1] for entry in seen] == list(range(6))
-    assert seen[3][2:] == pytest.approx((0.5, 0.5, 1.5))
+    ticks = range(6)
+    assert [o.tick for o in seen] == list(ticks)  # each earlier observation still tells its own tick
+    assert [o.elapsed_hours for o in seen] == pytest.approx([t * TICK for t in ticks])
+    assert [o.work_done_hours for o in seen] == pytest.approx([t * TICK for t in ticks])
+    assert [o.remaining_work_hours for o in seen] == pytest.approx([1.0 - t * TICK for t in ticks])
+    assert [o.remaining_time_hours for o in seen] == pytest.approx([2.0 - t * TICK for t in ticks])
+    assert [o.last_cluster for o in seen] == [NONE] + [ON_DEMAND] * 5
+    assert {(o.spot_available, o.pending_overhead_hours, o.region, o.num_regions) for o in seen} == {(False, 0.0, 0, 1)}
+    assert (seen[3].elapsed_hours, seen[3].work_done_hours, seen[3].remaining_time_hours) == pytest.approx((0.5, 0.5, 1.5))
+    with pytest.raises(AttributeError):
+        seen[0].tick = 5
+
+
+def test_the_candidate_sees_a_fresh_read_only_observation_of_each_tick(evaluator):
+    """Checked inside the candidate's process: any broken invariant raises, failing the stage."""
+    code = CONSTANTS + """
+class Policy:
+    def __init__(self, spec):
+        self.spec, self.tick, self.last, self.previous = spec, 0, NONE, None
+
+    def decide(self, obs):
+        spec = self.spec
+        assert obs.tick == self.tick and obs.tick.__class__ is int, obs
+        assert abs(obs.elapsed_hours - obs.tick * spec.tick_hours) < 1e-9, obs
+        assert abs(obs.work_done_hours + obs.remaining_work_hours - spec.job_hours) < 1e-9, obs
+        assert abs(obs.elapsed_hours + obs.remaining_time_hours - spec.deadline_hours) < 1e-9, obs
+        assert obs.last_cluster == self.last and obs.spot_available.__class__ is bool, obs
+        assert (obs.region, obs.num_regions) == (0, 1), obs
+        assert obs is not self.previous and (self.previous is None or self.previous.tick == obs.tick - 1)
+        try:
+            obs.tick = 0
+        except AttributeError:
+            pass
+        else:
+            raise AssertionError("the observation could be changed")
+        self.tick, self.previous = self.tick + 1, obs
+        self.last = SPOT if obs.spot_available else ON_DEMAND
+        return self.last
+"""
+    result = stage_result(evaluator, "smoke", code)  # fails the test if the candidate raised
+    assert result.metrics["invalid_decisions"] == 0 and result.metrics["score"] > 0
 
 
 # --- validity -------------------------------------------------------------------------------
 
 
 def test_never_running_misses_every_deadline(evaluator):
-    result = evaluator.run_stage("smoke", module_with(constant_policy(NONE)))
+    result = stage_result(evaluator, "smoke", returning("NONE"))
     assert not result.valid
     assert result.metrics["deadline_misses"] == result.metrics["scenarios"] == 24
     assert "deadline missed in 24/24 scenarios" in result.reason
@@ -153,10 +217,10 @@ def test_spot_while_unavailable_is_invalid(evaluator):
     assert out.invalid_decisions == 2
     assert out.first_invalid == "tick 3: SPOT while spot unavailable"
 
-    result = evaluator.run_stage("smoke", module_with(constant_policy(SPOT)))
+    result = stage_result(evaluator, "smoke", returning("SPOT"))
     assert not result.valid
     assert result.metrics["invalid_decisions"] > 0
-    assert "invalid decisions" in result.reason
+    assert "invalid decisions" in result.reason and ": SPOT while spot unavailable)" in result.reason
 
 
 @pytest.mark.parametrize("bad", [True, 2.0, 3, -1, None, "SPOT", np.int64(2)])
@@ -167,20 +231,81 @@ def test_only_the_int_constants_are_valid_decisions(bad):
     assert not out.finished
 
 
-def test_policy_exceptions_propagate(evaluator):
-    class Broken:
-        def __init__(self, spec):
-            pass
+@pytest.mark.parametrize(
+    ("expression", "header", "first"),
+    [
+        ("Decision()", "class Decision:\n    pass", "returned a Decision, which is not plain data"),
+        ("float('nan')", "", "returned nan, not NONE/SPOT/ON_DEMAND (0/1/2)"),
+        ("(ON_DEMAND, 0, 0)", "", "returned (2, 0, 0), not NONE/SPOT/ON_DEMAND (0/1/2)"),
+        ("[ON_DEMAND]", "", "returned (2,), not NONE/SPOT/ON_DEMAND (0/1/2)"),
+        ("{'cluster': ON_DEMAND}", "", "returned {'cluster': 2}, not NONE/SPOT/ON_DEMAND (0/1/2)"),
+        ("2.0", "", "returned 2.0, not NONE/SPOT/ON_DEMAND (0/1/2)"),
+        ("True", "", "returned True, not NONE/SPOT/ON_DEMAND (0/1/2)"),
+        ("'SPOT'", "", "returned 'SPOT', not NONE/SPOT/ON_DEMAND (0/1/2)"),
+    ],
+    ids=["custom-object", "nan", "triple", "one-item-list", "dict", "float", "bool", "str"],
+)
+def test_a_decision_of_the_wrong_type_is_counted_with_its_reason(short, expression, header, first):
+    result = stage_result(short, "smoke", returning(expression, header))
+    assert result.valid is False
+    assert result.metrics["invalid_decisions"] == 6 * 12 and result.metrics["deadline_misses"] == 6
+    assert f"72 invalid decisions in 6/6 scenarios (first: {short.scenarios('smoke')[0].label}, tick 0: {first}" in result.reason
 
-        def decide(self, obs):
-            raise ZeroDivisionError("boom")
 
+SNEAKY = """class Sneaky(int):  # equal to anything, on the candidate's side only
+    def __eq__(self, other):
+        return True
+
+    __hash__ = int.__hash__"""
+
+
+@pytest.mark.parametrize(
+    ("expression", "header"),
+    [
+        ("np.int64(ON_DEMAND)", "import numpy as np"),
+        ("Sneaky(ON_DEMAND)", SNEAKY),
+        ("Move(ON_DEMAND, 0)", "from collections import namedtuple\nMove = namedtuple('Move', 'cluster region')"),
+    ],
+    ids=["numpy-int", "int-subclass", "namedtuple-pair"],
+)
+def test_only_the_plain_value_of_an_answer_crosses_the_boundary(short, always_on_demand, expression, header):
+    """NumPy scalars, subclasses and namedtuples arrive as the int or list they hold, nothing more."""
+    assert stage_result(short, "smoke", returning(expression, header)) == always_on_demand
+    assert always_on_demand.valid
+
+
+class FailsToDecide:
+    def __init__(self, spec):
+        pass
+
+    def decide(self, obs):
+        raise ZeroDivisionError("boom")
+
+
+class FailsToStart:
+    def __init__(self, spec):
+        raise ZeroDivisionError("boom")
+
+    def decide(self, obs):
+        return NONE
+
+
+def test_policy_exceptions_propagate_from_the_local_runner():
     with pytest.raises(ZeroDivisionError):
-        evaluator.run_stage("smoke", module_with(Broken))
+        simulate(FailsToDecide, JobSpec(job_hours=1.0, deadline_hours=2.0), [True] * 12)
 
 
-def test_candidate_without_policy_is_invalid(evaluator):
-    result = evaluator.run_stage("smoke", types.ModuleType("candidate"))
+@pytest.mark.parametrize(("policy", "where"), [(FailsToStart, "__init__"), (FailsToDecide, "decide")])
+def test_a_policy_that_raises_is_a_crash(evaluator, policy, where):
+    code = source_of(policy, header=CONSTANTS) + f"\nPolicy = {policy.__name__}\n"
+    outcome = stage_outcome(evaluator, "smoke", code)
+    assert outcome.result is None and outcome.error == "crash"
+    assert "ZeroDivisionError: boom" in outcome.detail and f"in {where}" in outcome.detail
+
+
+@pytest.mark.parametrize("code", ["def policy(spec):\n    return None\n", "Policy = 3\n"], ids=["no-policy", "not-callable"])
+def test_candidate_without_policy_is_invalid(evaluator, code):
+    result = stage_result(evaluator, "smoke", code)
     assert not result.valid and "Policy" in result.reason
 
 
@@ -210,10 +335,10 @@ def test_train_grid_shape_and_disjoint_from_test(evaluator):
 
 
 def test_stages_are_deterministic_per_seed():
-    greedy = load_candidate(PROBLEM / "baselines" / "greedy.py")
-    first = SpotEvaluator(train_windows=3).run_stage("train", greedy)
-    again = SpotEvaluator(train_windows=3).run_stage("train", greedy)
-    other = SpotEvaluator(train_windows=3, seed=1).run_stage("train", greedy)
+    greedy = program("greedy")
+    first = stage_result(SpotEvaluator(train_windows=3), "train", greedy)
+    again = stage_result(SpotEvaluator(train_windows=3), "train", greedy)
+    other = stage_result(SpotEvaluator(train_windows=3, seed=1), "train", greedy)
     assert first == again
     assert other.metrics["avg_cost"] != first.metrics["avg_cost"]
 
@@ -222,24 +347,15 @@ def test_small_grid_params_through_the_loader():
     ref = EvaluatorRef("evaluators.spot.evaluator:SpotEvaluator", str(PROBLEM), {"train_windows": 2})
     loaded = load_evaluator(ref)
     assert isinstance(loaded, Evaluator)
-    assert loaded.run_stage("train", load_candidate(PROBLEM / "seed.py")).metrics["scenarios"] == 6 * 2 * 2 * 5
+    assert stage_result(loaded, "train", program("seed")).metrics["scenarios"] == 6 * 2 * 2 * 5
 
 
 # --- the problem's programs ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def programs():
-    return {
-        "seed": load_candidate(PROBLEM / "seed.py"),
-        "greedy": load_candidate(PROBLEM / "baselines" / "greedy.py"),
-        "up": load_candidate(PROBLEM / "baselines" / "uniform_progress.py"),
-    }
-
-
 @pytest.mark.parametrize("stage", ["train", "test"])
-def test_uniform_progress_beats_greedy_beats_seed(evaluator, programs, stage):
-    results = {name: evaluator.run_stage(stage, module) for name, module in programs.items()}
+def test_uniform_progress_beats_greedy_beats_seed(scored, stage):
+    results = {name: scored(name, stage) for name in PROGRAMS}
     for name, result in results.items():
         assert result.valid, (name, result.reason)
         assert 0.0 < result.metrics["on_demand_share"] < 1.0
@@ -247,26 +363,24 @@ def test_uniform_progress_beats_greedy_beats_seed(evaluator, programs, stage):
     assert score["up"] > score["greedy"] + 5
     assert score["up"] > score["seed"] + 10
     assert results["up"].metrics["avg_cost"] < results["greedy"].metrics["avg_cost"]
+    assert score == pytest.approx(PUBLISHED[stage], abs=0.005)
 
 
-def test_seed_has_headroom_reachable_by_constant_tweaks(evaluator):
-    source = (PROBLEM / "seed.py").read_text()
+def test_seed_has_headroom_reachable_by_constant_tweaks(evaluator, scored):
+    source = program("seed")
     tweaked = (
         source.replace("SAFETY_MARGIN = 2.0", "SAFETY_MARGIN = 0.5")
         .replace("RESUME_SLACK = 3.0", "RESUME_SLACK = 0.75")
         .replace("LAG_LIMIT = 6.0", "LAG_LIMIT = 0.25")
     )
     assert tweaked != source
-    module = types.ModuleType("candidate")
-    exec(compile(tweaked, "tweaked_seed.py", "exec"), module.__dict__)
-    base = evaluator.run_stage("train", load_candidate(PROBLEM / "seed.py"))
-    better = evaluator.run_stage("train", module)
+    better = stage_result(evaluator, "train", tweaked)
     assert better.valid
-    assert better.metrics["score"] > base.metrics["score"] + 10
+    assert better.metrics["score"] > scored("seed", "train").metrics["score"] + 10
 
 
-def test_feedback_names_the_worst_scenarios(evaluator, programs):
-    result = evaluator.run_stage("smoke", programs["greedy"])
+def test_feedback_names_the_worst_scenarios(scored):
+    result = scored("greedy", "smoke")
     lines = result.feedback.splitlines()
     assert lines[0].startswith("smoke: avg cost $")
     worst = lines[lines.index("worst scenarios:") + 1 :]

@@ -3,15 +3,16 @@ order and a short offline evolution that beats the seed."""
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import json
 import shutil
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from boundary import source_of, stage_outcome, stage_result
 
+from evaluators.protocol import StageResult
 from evaluators.txn.cost import Compiled, makespan, start_times
 from evaluators.txn.evaluator import TxnEvaluator, normalised_score
 from evaluators.txn.view import Workload
@@ -21,17 +22,12 @@ PROBLEM = Path(__file__).resolve().parent.parent / "problems" / "txn_scheduling"
 R, W = False, True
 
 
-def load_candidate(path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("candidate", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+PROGRAMS = {"sequential": "baselines/sequential.py", "smf": "baselines/smf.py", "seed": "seed.py"}
 
 
-def returning(fn) -> types.ModuleType:
-    module = types.ModuleType("candidate")
-    module.schedule = fn
-    return module
+def returning(expression: str, header: str = "") -> str:
+    """Candidate code whose schedule(workload) returns `expression` (of n, the number of transactions)."""
+    return f"import numpy as np\n{header}\n\n\ndef schedule(workload):\n    n = workload.num_txns\n    return {expression}\n"
 
 
 def compiled(*txns) -> Compiled:
@@ -41,6 +37,17 @@ def compiled(*txns) -> Compiled:
 @pytest.fixture(scope="module")
 def evaluator() -> TxnEvaluator:
     return TxnEvaluator()
+
+
+@pytest.fixture(scope="module")
+def scored(evaluator):
+    """The stage result of one of the problem's programs, each scored once per module."""
+
+    @functools.cache
+    def score(name: str, stage: str) -> StageResult:
+        return stage_result(evaluator, stage, (PROBLEM / PROGRAMS[name]).read_text())
+
+    return score
 
 
 def test_conflicts_wait_for_the_lock_to_be_released_at_commit():
@@ -106,59 +113,81 @@ def test_score_anchors():
     assert normalised_score(559, 1000, 20) == pytest.approx(50.0)
 
 
-def test_sequential_scores_zero_and_smf_beats_it(evaluator):
-    seq = load_candidate(PROBLEM / "baselines" / "sequential.py")
-    smf = load_candidate(PROBLEM / "baselines" / "smf.py")
-    seed = load_candidate(PROBLEM / "seed.py")
+def test_sequential_scores_zero_and_smf_beats_it(scored):
     for stage in ("train", "test"):
-        s, g, d = (evaluator.run_stage(stage, m) for m in (seq, smf, seed))
+        s, g, d = (scored(name, stage) for name in ("sequential", "smf", "seed"))
         assert s.valid and g.valid and d.valid
         assert s.metrics["score"] == 0.0 and s.metrics["makespan"] == s.metrics["sequential_makespan"]
         assert g.metrics["makespan"] < d.metrics["makespan"] < s.metrics["makespan"]
         assert g.metrics["improvement_vs_sequential"] > 0.15
 
 
-def test_numpy_int_arrays_are_accepted(evaluator):
-    result = evaluator.run_stage("smoke", returning(lambda w: np.arange(w.num_txns)[::-1]))
-    assert result.valid and result.metrics["score"] >= 0
+def test_numpy_int_arrays_and_numpy_ints_are_accepted_as_the_order_they_hold(evaluator):
+    plain = stage_result(evaluator, "smoke", returning("list(range(n))[::-1]"))
+    assert plain.valid and plain.metrics["score"] >= 0
+    for expression in ("np.arange(n)[::-1]", "[np.int64(i) for i in range(n)][::-1]"):
+        assert stage_result(evaluator, "smoke", returning(expression)).metrics["makespan"] == plain.metrics["makespan"]
+
+
+LIAR = """class Liar(list):  # looks like the identity order; only the items it holds cross
+    def __getitem__(self, index):
+        return list(range(len(self)))[index]
+
+    def __contains__(self, item):
+        return True"""
 
 
 @pytest.mark.parametrize(
-    ("make", "reason"),
+    ("expression", "header", "reason"),
     [
-        (lambda n: None, "returned NoneType, not a list"),
-        (lambda n: {i: i for i in range(n)}, "returned dict, not a list"),
-        (lambda n: np.arange(n).reshape(10, -1), "not a 1-D order"),
-        (lambda n: list(range(n - 1)), "returned 99 entries for 100"),
-        (lambda n: list(range(n)) + [0], "returned 101 entries for 100"),
-        (lambda n: [float(i) for i in range(n)], "entry 0 is 0.0 (float)"),
-        (lambda n: [float("nan")] + list(range(1, n)), "entry 0 is nan (float)"),
-        (lambda n: [True] + list(range(1, n)), "entry 0 is True (bool)"),
-        (lambda n: ["0"] + list(range(1, n)), "entry 0 is '0' (str)"),
-        (lambda n: [n] + list(range(1, n)), "entry 0 is 100, outside 0..99"),
-        (lambda n: [-1] + list(range(1, n)), "entry 0 is -1, outside 0..99"),
-        (lambda n: [1] + list(range(1, n)), "transaction 1 is scheduled twice (transaction 0 is missing)"),
+        ("None", "", "returned NoneType, not a list"),
+        ("{str(i): i for i in range(n)}", "", "returned dict, not a list"),
+        ("np.arange(n).reshape(10, -1)", "", "not a 1-D order"),
+        ("list(range(n - 1))", "", "returned 99 entries for 100"),
+        ("list(range(n)) + [0]", "", "returned 101 entries for 100"),
+        ("[float(i) for i in range(n)]", "", "entry 0 is 0.0 (float)"),
+        ("np.arange(n, dtype=float)", "", "entry 0 is 0.0 (float)"),
+        ("[float('nan')] + list(range(1, n))", "", "entry 0 is nan (float)"),
+        ("[True] + list(range(1, n))", "", "entry 0 is True (bool)"),
+        ("['0'] + list(range(1, n))", "", "entry 0 is '0' (str)"),
+        ("[[i] for i in range(n)]", "", "entry 0 is [0] (list)"),
+        ("[n] + list(range(1, n))", "", "entry 0 is 100, outside 0..99"),
+        ("[-1] + list(range(1, n))", "", "entry 0 is -1, outside 0..99"),
+        ("[1] + list(range(1, n))", "", "transaction 1 is scheduled twice (transaction 0 is missing)"),
+        ("Liar([1] + list(range(1, n)))", LIAR, "transaction 1 is scheduled twice (transaction 0 is missing)"),
+        ("Order()", "class Order:\n    pass", "schedule returned a Order, which is not plain data"),
     ],
 )
-def test_each_validation_rule_rejects_its_hack(evaluator, make, reason):
-    result = evaluator.run_stage("smoke", returning(lambda w: make(w.num_txns)))
-    assert not result.valid and result.metrics["score"] == 0.0
-    assert reason in result.reason
+def test_each_validation_rule_rejects_its_hack(evaluator, expression, header, reason):
+    result = stage_result(evaluator, "smoke", returning(expression, header))
+    assert result.valid is False and result.metrics["score"] == 0.0
+    assert result.reason.startswith("workload smoke#0: ") and reason in result.reason
+
+
+def test_a_dict_with_int_keys_is_garbage_that_fails_the_candidate(evaluator):
+    """Plain data on the wire has string keys only: the whole answer is refused, unscored."""
+    outcome = stage_outcome(evaluator, "smoke", returning("{i: i for i in range(n)}"))
+    assert outcome.result is None and outcome.error == "invalid_output"
+
+
+def tamper(workload):
+    import evaluators.txn.cost as cost  # the candidate's own copy, in its own process
+
+    workload._c.lengths = (1,) * workload.num_txns
+    workload._c.cons = tuple(((), (), (), ()) for _ in range(workload.num_txns))
+    cost.makespan = lambda compiled, order: 0
+    return list(range(workload.num_txns))
 
 
 def test_tampering_with_the_view_cannot_change_the_score(evaluator):
-    def tamper(w):
-        w._c.lengths = (1,) * w.num_txns
-        w._c.cons = tuple(((), (), (), ()) for _ in range(w.num_txns))
-        return list(range(w.num_txns))
-
-    result = evaluator.run_stage("smoke", returning(tamper))
+    result = stage_result(evaluator, "smoke", source_of(tamper) + "\nschedule = tamper\n")
     assert result.valid and result.metrics["score"] == 0.0  # scored as the sequential order it is
+    assert result.metrics["makespan"] == result.metrics["sequential_makespan"] > 0
 
 
-def test_missing_function_and_feedback(evaluator):
-    assert "no function schedule" in evaluator.run_stage("smoke", types.ModuleType("c")).reason
-    feedback = evaluator.run_stage("train", load_candidate(PROBLEM / "baselines" / "smf.py")).feedback
+def test_missing_function_and_feedback(evaluator, scored):
+    assert "no function schedule" in stage_result(evaluator, "smoke", "SCHEDULE = []\n").reason
+    feedback = scored("smf", "train").feedback
     assert "worst workloads" in feedback and "train#" in feedback
 
 

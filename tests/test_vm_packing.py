@@ -4,12 +4,11 @@ and best fit no worse than first fit on stranded resources."""
 
 from __future__ import annotations
 
-import importlib.util
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from boundary import source_of, stage_result
 
 from evaluators.vm_packing.evaluator import PackingEvaluator
 from evaluators.vm_packing.simulator import fluid_bound_hours, simulate
@@ -65,7 +64,8 @@ def test_capacity_is_never_exceeded_and_arrays_are_copies():
 
 def _tampering_first_fit(vm, machines):
     machines.mem_free.fill(0.0)
-    machines.n_vms += 5
+    machines.n_vms[:] += 5  # the arrays are the candidate's to scribble on; the fields are read-only
+    machines.cpu_free[::2] = -1.0
     return first_fit(vm, machines)
 
 
@@ -81,10 +81,13 @@ def test_workloads_are_deterministic_and_calibrated():
     assert simulate(first_fit, a) == simulate(first_fit, b)
 
 
-def _module(priority) -> types.ModuleType:
-    module = types.ModuleType("candidate")
-    module.priority = priority
-    return module
+def _program(name: str) -> str:
+    return (PROBLEM / "baselines" / f"{name}.py").read_text()
+
+
+def _returning(expression: str, header: str = "") -> str:
+    """Candidate code whose priority answers `expression` (of n, the number of machines)."""
+    return f"import numpy as np\n{header}\n\n\ndef priority(vm, machines):\n    n = machines.count\n    return {expression}\n"
 
 
 @pytest.fixture(scope="module")
@@ -92,48 +95,70 @@ def smoke() -> PackingEvaluator:
     return PackingEvaluator()
 
 
+@pytest.fixture(scope="module")
+def first_fit_smoke(smoke):
+    return stage_result(smoke, "smoke", _program("first_fit"))
+
+
+LIAR = """class Liar(list):  # claims one score per machine; only the items it holds cross
+    def __len__(self):
+        return 40"""
+
+
 @pytest.mark.parametrize(
-    ("answer", "reason"),
+    ("answer", "header", "reason"),
     [
-        (lambda n: np.full(n, np.nan), "returned NaN for machine 0"),
-        (lambda n: np.where(np.arange(n) == 3, np.inf, 0.0), "infinite score for machine 3"),
-        (lambda n: np.zeros(n - 1), "expected (40,)"),
-        (lambda n: np.zeros((n, 1)), "expected (40,)"),
-        (lambda n: 1.0, "expected (40,)"),
-        (lambda n: ["a"] * n, "not numbers"),
-        (lambda n: np.ones(n, dtype=bool), "not numbers"),
-        (lambda n: None, "not numbers"),
-        (lambda n: [1 + 2j] * n, "not numbers"),
+        ("np.full(n, np.nan)", "", "returned NaN for machine 0"),
+        ("[0.0] * (n - 1) + [float('nan')]", "", "returned NaN for machine 39"),
+        ("np.where(np.arange(n) == 3, np.inf, 0.0)", "", "infinite score for machine 3"),
+        ("np.zeros(n - 1)", "", "returned shape (39,), expected (40,)"),
+        ("np.zeros((n, 1))", "", "returned shape (40, 1), expected (40,)"),
+        ("1.0", "", "returned shape (), expected (40,)"),
+        ("Liar([0.0] * (n - 1))", LIAR, "returned shape (39,), expected (40,)"),
+        ("[[0.0]] * (n - 1) + [0.0]", "", "returned list that is not an array (ValueError)"),
+        ("['a'] * n", "", "not numbers"),
+        ("np.ones(n, dtype=bool)", "", "returned bool values (ndarray), not numbers"),
+        ("None", "", "returned object values (NoneType), not numbers"),
+        ("[1 + 2j] * n", "", "returned a list, which is not plain data"),
+        ("Scores()", "class Scores:\n    pass", "returned a Scores, which is not plain data"),
     ],
-    ids=["nan", "inf", "short", "2-d", "scalar", "strings", "bools", "none", "complex"],
-)
-def test_malformed_scores_are_rejected(smoke, answer, reason):
-    result = smoke.run_stage("smoke", _module(lambda vm, machines: answer(machines.count)))
-    assert not result.valid and reason in result.reason
+    ids=["nan", "nan-in-list", "inf", "short", "2-d", "scalar", "lying-list-subclass", "ragged", "strings",
+         "bools", "none", "complex", "custom-object"],
+)  # fmt: skip
+def test_malformed_scores_are_rejected(smoke, answer, header, reason):
+    result = stage_result(smoke, "smoke", _returning(answer, header))
+    first = smoke.workloads("smoke")[0][0].label
+    assert result.valid is False and result.metrics["score"] == -100.0
+    assert result.reason.startswith(f"{first}: VM 0 (t=") and reason in result.reason
 
 
-def test_a_plain_list_of_numbers_is_accepted(smoke):
-    result = smoke.run_stage("smoke", _module(lambda vm, machines: [-i for i in range(machines.count)]))
-    assert result.valid
+def test_a_plain_list_of_numbers_is_accepted(smoke, first_fit_smoke):
+    result = stage_result(smoke, "smoke", _returning("[-i for i in range(n)]"))
+    assert result.valid and result == first_fit_smoke  # the same order as first fit's array
+
+
+def tampering_first_fit(vm, machines):
+    machines.cpu_free[:] = 1e9  # the candidate's own copies: nothing reaches the simulator
+    machines.mem_free.fill(0.0)
+    machines.n_vms[::2] = -1
+    return -np.arange(machines.count, dtype=float)
+
+
+def test_writing_to_the_machine_arrays_changes_nothing(smoke, first_fit_smoke):
+    code = source_of(tampering_first_fit, header="import numpy as np") + "\npriority = tampering_first_fit\n"
+    assert stage_result(smoke, "smoke", code) == first_fit_smoke
 
 
 def test_a_module_without_priority_is_rejected(smoke):
-    result = smoke.run_stage("smoke", types.ModuleType("empty"))
+    result = stage_result(smoke, "smoke", "class Priority:\n    pass\n")
     assert not result.valid and "no function priority" in result.reason
-
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(f"cand_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_best_fit_no_worse_than_first_fit_on_stranded_and_spreading_is_worst():
     evaluator = PackingEvaluator()
-    ff = evaluator.run_stage("train", _load(PROBLEM / "baselines" / "first_fit.py")).metrics
-    bf = evaluator.run_stage("train", _load(PROBLEM / "baselines" / "best_fit.py")).metrics
-    worst = evaluator.run_stage("train", _module(lambda vm, m: m.cpu_free / 64 + m.mem_free / 256)).metrics
+    ff = stage_result(evaluator, "train", _program("first_fit")).metrics
+    bf = stage_result(evaluator, "train", _program("best_fit")).metrics
+    worst = stage_result(evaluator, "train", _returning("machines.cpu_free / 64 + machines.mem_free / 256")).metrics
     assert bf["stranded"] <= ff["stranded"]
     assert bf["stranded_mem"] < ff["stranded_mem"]
     assert max(ff["failure_rate"], bf["failure_rate"]) < 0.001  # both pack well enough to (almost) never fail
