@@ -132,8 +132,9 @@ def pack(value) -> bytes:
     """Encode plain data, arrays and Records; TypeError for anything else.
 
     Strict types: a subclass of a built-in is not packed as one (msgpack would trust its length);
-    `_default` copies it into the plain type through its own methods, so a list subclass that
-    lies about its length arrives as whatever it actually yields, and is judged as that.
+    `_default` copies what it really holds into the plain type through the base type's own
+    methods, so overridden __len__, __iter__, __int__... change nothing: a list subclass that lies
+    about its length arrives as the items it holds, and is judged as that.
     """
     return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True)
 
@@ -147,14 +148,21 @@ def _default(value):
         return msgpack.ExtType(RECORDS, pack([value.kind, value.view, names, columns]))
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return value.item()
-    for plain in (bool, int, float, str, bytes):
+    for plain, real in _REAL_VALUE:
         if isinstance(value, plain):
-            return plain(value) if plain is not str else str.__str__(value)
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    if isinstance(value, dict):
-        return dict(value)
+            return real(value)
     raise Unsendable(type(value).__name__)
+
+
+_REAL_VALUE = (  # what a subclass instance really holds, read with the base type's methods
+    (int, int.__int__),  # bool is not subclassable, and msgpack packs it before this is asked
+    (float, float.__float__),
+    (str, str.__str__),
+    (bytes, lambda b: bytes(memoryview(b))),
+    (list, list.copy),
+    (tuple, lambda t: list(tuple.__iter__(t))),
+    (dict, lambda d: dict(dict.items(d))),
+)
 
 
 class Unsendable(TypeError):

@@ -210,11 +210,12 @@ def test_a_namedtuple_move_arrives_as_the_pair_it_holds(short):
     assert moved.valid and moved.metrics["region_switches"] == 1.0
 
 
-def test_a_tuple_subclass_that_lies_while_encoded_fails_the_candidate(short):
-    """Its own __iter__ breaks the message; the trusted side refuses it as a whole."""
-    header = "class Stream(tuple):\n    def __iter__(self):\n        return iter([ON_DEMAND, 1, 0])"
-    outcome = stage_outcome(short, "smoke", first_then_on_demand("Stream((ON_DEMAND, 1))", header))
-    assert outcome.result is None and outcome.error == "invalid_output"
+def test_a_tuple_subclass_is_judged_by_what_it_holds_not_what_it_claims(short):
+    """Its own __iter__ and __len__ lie; what crosses the boundary is the pair it really holds."""
+    header = "class Stream(tuple):\n    def __iter__(self):\n        return iter([ON_DEMAND, 1, 0])\n\n    def __len__(self):\n        return 3"
+    lying = stage_result(short, "smoke", first_then_on_demand("Stream((ON_DEMAND, 1))", header))
+    plain = stage_result(short, "smoke", first_then_on_demand("(ON_DEMAND, 1)"))
+    assert lying == plain
 
 
 def test_feedback_names_worst_scenarios(scored):

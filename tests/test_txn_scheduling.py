@@ -164,10 +164,9 @@ def test_each_validation_rule_rejects_its_hack(evaluator, expression, header, re
     assert result.reason.startswith("workload smoke#0: ") and reason in result.reason
 
 
-def test_a_dict_with_int_keys_is_garbage_that_fails_the_candidate(evaluator):
-    """Plain data on the wire has string keys only: the whole answer is refused, unscored."""
-    outcome = stage_outcome(evaluator, "smoke", returning("{i: i for i in range(n)}"))
-    assert outcome.result is None and outcome.error == "invalid_output"
+def test_a_dict_with_int_keys_is_judged_and_rejected_with_its_reason(evaluator):
+    result = stage_result(evaluator, "smoke", returning("{i: i for i in range(n)}"))
+    assert result.valid is False and "returned dict, not a list of transaction indices" in result.reason
 
 
 def tamper(workload):

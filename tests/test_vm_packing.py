@@ -119,7 +119,7 @@ LIAR = """class Liar(list):  # claims one score per machine; only the items it h
         ("['a'] * n", "", "not numbers"),
         ("np.ones(n, dtype=bool)", "", "returned bool values (ndarray), not numbers"),
         ("None", "", "returned object values (NoneType), not numbers"),
-        ("[1 + 2j] * n", "", "returned a list, which is not plain data"),
+        ("[1 + 2j] * n", "", "returned a list holding a complex, which is not plain data"),
         ("Scores()", "class Scores:\n    pass", "returned a Scores, which is not plain data"),
     ],
     ids=["nan", "nan-in-list", "inf", "short", "2-d", "scalar", "lying-list-subclass", "ragged", "strings",
