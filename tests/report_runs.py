@@ -82,3 +82,11 @@ def _llm_config(path: Path, server: FakeLLM) -> Path:
     lines += ["[[llm.models]]", f'name = "{BAD}"', f'base_url = "{server.anthropic_url}"', "weight = 0.3"]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def llm_report(root: Path) -> tuple[Path, Path]:
+    """The LLM run's report written by `evolve report`: (the HTML file, the runs folder)."""
+    runs = llm_run(root)
+    out = root / "report.html"
+    evolve("report", "llm", "--runs-dir", str(runs), "--out", str(out))
+    return out, runs

@@ -15,9 +15,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from report_runs import XSS, llm_run
+from report_runs import XSS, llm_report
 
-from evolve.cli import main
 from evolve.runs import open_run
 
 REPO = Path(__file__).parent.parent
@@ -50,10 +49,7 @@ def chromium(report):
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    root = tmp_path_factory.mktemp("browser")
-    runs = llm_run(root)
-    out = root / "report.html"
-    assert main(["report", "llm", "--runs-dir", str(runs), "--out", str(out)]) == 0
+    out, runs = llm_report(tmp_path_factory.mktemp("browser"))
     handle = open_run("llm", runs, None)
     return out, handle.store, handle.run
 

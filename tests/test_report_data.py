@@ -83,11 +83,10 @@ def test_every_candidate_is_reachable_with_its_children_and_stages(offline):
     children = Counter(p for (p,) in db.execute("SELECT parent_id FROM candidates WHERE parent_id IS NOT NULL"))
     stages = Counter(c for (c,) in db.execute("SELECT candidate_id FROM evaluations"))
     for detail in data.candidates:
-        cid = detail.row.candidate_id
+        cid = detail.candidate.id
         assert len(detail.child_ids) == children[cid]
-        assert len(detail.stages) == stages[cid]
-        code, = db.execute("SELECT code FROM candidates WHERE id = ?", (cid,)).fetchone()
-        assert detail.code == code
+        assert len(detail.candidate.evaluations) == stages[cid]
+        assert all(db.execute("SELECT parent_id FROM candidates WHERE id = ?", (k,)).fetchone()[0] == cid for k in detail.child_ids)
 
 
 def test_the_grid_of_each_island_is_replayed_from_the_lineage(offline):
@@ -141,8 +140,8 @@ def test_llm_candidates_carry_their_call_verbatim(llm):
     with_calls = [d for d in data.candidates if d.call is not None]
     assert len(with_calls) == len(calls) == len(data.candidates) - 1  # all but the seed
     for d in with_calls:
-        model, operator, prompt, response, tokens_in = calls[d.row.candidate_id]
+        model, operator, prompt, response, tokens_in = calls[d.candidate.id]
         assert (d.call.model, d.call.operator, d.call.prompt, d.call.response, d.call.tokens_in) == (
             model, operator, prompt, response, tokens_in)
-        assert d.row.model == model
-    assert any(XSS in d.code and XSS in d.call.response for d in with_calls)  # hostile text is kept as data
+        assert d.model == model
+    assert any(XSS in d.candidate.code and XSS in d.call.response for d in with_calls)  # hostile text is kept as data

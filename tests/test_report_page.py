@@ -12,9 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from report_runs import XSS, llm_run
-
-from evolve.cli import main
+from report_runs import XSS, llm_report
 
 REPORT_JS = Path(__file__).parent.parent / "evolve" / "html_report" / "static" / "report.js"
 
@@ -46,10 +44,7 @@ class Elements(HTMLParser):
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    root = tmp_path_factory.mktemp("page")
-    runs = llm_run(root)
-    out = root / "report.html"
-    assert main(["report", "llm", "--runs-dir", str(runs), "--out", str(out)]) == 0
+    out, runs = llm_report(tmp_path_factory.mktemp("page"))
     page = Elements()
     text = out.read_text(encoding="utf-8")
     page.feed(text)

@@ -32,6 +32,7 @@ def render_page(data: ReportData) -> str:
     return _environment().get_template("report.html.j2").render(
         o=o,
         ancestry=data.ancestry,
+        opened=_steps_to_open(data),
         tree=data.tree,
         failures=data.failures,
         spend=data.spend,
@@ -46,6 +47,13 @@ def render_page(data: ReportData) -> str:
         report_js=report_js,
         csp=content_security_policy((plotly_js, report_js)),
     )
+
+
+def _steps_to_open(data: ReportData, biggest: int = 3) -> set[int]:
+    """Lineage steps shown with their diff open: the largest improvements, and the winner itself."""
+    sign = 1.0 if data.overview.maximize else -1.0
+    improving = sorted((s for s in data.ancestry if s.improved and s.delta is not None), key=lambda s: -sign * s.delta)
+    return {s.candidate_id for s in improving[:biggest]} | {s.candidate_id for s in data.ancestry[-1:]}
 
 
 def content_security_policy(scripts: tuple[str, ...]) -> str:
@@ -109,6 +117,8 @@ def _count(value: int) -> str:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(int(round(seconds)), 60)

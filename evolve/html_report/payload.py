@@ -16,7 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evolve.html_report.values import CallView, CandidateDetail, CandidateRow, StageView
+from evolve.html_report.values import CandidateDetail
+from evolve.store.records import EvaluationRecord, ProposalRecord
 
 BLOCK_SIZE = 200
 ROW_COLUMNS = ("id", "iteration", "island", "generation", "parent", "status", "reason", "score", "test", "model",
@@ -47,7 +48,7 @@ def number(value: float | None) -> float | None:
 
 
 def pack(candidates: Sequence[CandidateDetail], block_size: int = BLOCK_SIZE) -> PackedCandidates:
-    rows = [_row(c.row, k // block_size) for k, c in enumerate(candidates)]
+    rows = [_row(c, k // block_size) for k, c in enumerate(candidates)]
     blocks, raw = [], 0
     for start in range(0, len(candidates), block_size):
         text = safe_json([_detail(c) for c in candidates[start : start + block_size]])
@@ -61,31 +62,33 @@ def _compress(text: str) -> str:
     return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)).decode("ascii")
 
 
-def _row(r: CandidateRow, block: int) -> list:
-    return [r.candidate_id, r.iteration, r.island, r.generation, r.parent_id, r.status, r.reason, number(r.score),
-            number(r.test_score), r.model, r.operator, r.summary[:300], block]
+def _row(d: CandidateDetail, block: int) -> list:
+    c = d.candidate
+    return [c.id, c.iteration, c.island, c.generation, c.parent_id, c.status, c.failure_reason, number(c.score),
+            number(c.test_score), d.model, d.call.operator if d.call else "", c.summary[:300], block]
 
 
 def _detail(c: CandidateDetail) -> dict:
+    r = c.candidate
     return {
-        "id": c.row.candidate_id,
-        "summary": c.row.summary,
-        "code": c.code,
-        "diff": c.diff,
-        "failure_detail": c.failure_detail,
-        "inspirations": list(c.inspiration_ids),
+        "id": r.id,
+        "summary": r.summary,
+        "code": r.code,
+        "diff": r.diff,
+        "failure_detail": r.failure_detail,
+        "inspirations": list(r.inspiration_ids),
         "children": list(c.child_ids),
-        "stages": [_stage(s) for s in c.stages],
+        "stages": [_stage(e) for e in r.evaluations],
         "call": _call(c.call) if c.call else None,
     }
 
 
-def _stage(s: StageView) -> dict:
-    return {"stage": s.stage, "valid": s.valid, "reason": s.reason, "error": s.error, "seconds": number(s.seconds),
-            "metrics": [[k, number(v)] for k, v in s.metrics], "feedback": s.feedback}
+def _stage(e: EvaluationRecord) -> dict:
+    return {"stage": e.stage, "valid": e.valid, "reason": e.reason, "error": e.error, "seconds": number(e.seconds),
+            "metrics": [[k, number(float(v))] for k, v in sorted(e.metrics.items())], "feedback": e.feedback}
 
 
-def _call(c: CallView) -> dict:
-    return {"proposer": c.proposer, "model": c.model, "operator": c.operator, "tokens_in": c.tokens_in,
-            "tokens_out": c.tokens_out, "dollars": number(c.dollars), "latency": number(c.latency_seconds),
-            "attempts": c.attempts, "priced": c.priced, "error": c.error, "prompt": c.prompt, "response": c.response}
+def _call(p: ProposalRecord) -> dict:
+    return {"proposer": p.proposer, "model": p.model, "operator": p.operator, "tokens_in": p.tokens_in,
+            "tokens_out": p.tokens_out, "dollars": number(p.cost_usd), "latency": number(p.latency_s),
+            "attempts": len(p.attempts), "priced": p.priced, "error": p.error, "prompt": p.prompt, "response": p.response}

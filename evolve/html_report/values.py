@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from evolve.store.records import CandidateRecord, ProposalRecord
+
 
 @dataclass(frozen=True)
 class ScorePair:
@@ -231,64 +233,16 @@ class Grids:
 
 
 @dataclass(frozen=True)
-class CandidateRow:
-    """The short form of a candidate: enough for the table, the charts and links."""
-
-    candidate_id: int
-    iteration: int
-    island: int
-    generation: int
-    parent_id: int | None
-    status: str
-    reason: str | None
-    score: float | None
-    test_score: float | None
-    summary: str
-    model: str
-    operator: str
-
-
-@dataclass(frozen=True)
-class StageView:
-    stage: str
-    valid: bool
-    reason: str | None
-    error: str | None
-    seconds: float
-    metrics: tuple[tuple[str, float], ...]
-    feedback: str
-
-
-@dataclass(frozen=True)
-class CallView:
-    """The proposer call that made a candidate (an LLM call, or an offline mutation)."""
-
-    proposer: str
-    model: str
-    operator: str
-    tokens_in: int
-    tokens_out: int
-    dollars: float
-    latency_seconds: float
-    attempts: int
-    priced: bool
-    error: str | None
-    prompt: str
-    response: str
-
-
-@dataclass(frozen=True)
 class CandidateDetail:
-    """Everything about one candidate that the page shows on demand."""
+    """One candidate as stored, with the call that proposed it and its children (for navigation)."""
 
-    row: CandidateRow
-    code: str
-    diff: str
-    failure_detail: str
-    inspiration_ids: tuple[int, ...]
+    candidate: CandidateRecord
+    call: ProposalRecord | None  # None for the seed
     child_ids: tuple[int, ...]
-    stages: tuple[StageView, ...]
-    call: CallView | None
+
+    @property
+    def model(self) -> str:
+        return (self.call.model or self.call.proposer) if self.call else ""
 
 
 @dataclass(frozen=True)
