@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import stat
 import time
@@ -71,3 +72,23 @@ def test_open_hands_the_file_to_the_browser(cli, toy_problem, tmp_path, monkeypa
             break
         time.sleep(0.05)  # the browser command runs in the background
     assert opened.read_text().strip() == (tmp_path / "runs" / "r" / "report.html").resolve().as_uri()
+
+
+def test_report_of_a_run_whose_seed_failed_has_nothing_to_draw_but_says_so(cli, toy_problem, tmp_path):
+    seed = toy_problem / "seed.py"
+    seed.write_text(seed.read_text().replace("a = 1.0", "a = -1.0"))
+    assert cli("run", str(toy_problem), "--iterations", "3", "--name", "dud")[0] == 2  # the seed fails its own evaluation
+    code, out, err = cli("report", "dud")
+    assert code == 0, err
+    assert "0 candidates" in out
+    text = (tmp_path / "runs" / "dud" / "report.html").read_text()
+    assert "0 steps from the seed to the best" in text and "No failures" in text
+
+
+def test_report_when_the_problem_folder_is_gone(cli, toy_problem, tmp_path):
+    assert cli("run", str(toy_problem), "--iterations", "3", "--name", "moved")[0] == 0
+    shutil.rmtree(toy_problem)
+    code, _, err = cli("report", "moved")
+    assert code == 0, err
+    text = (tmp_path / "runs" / "moved" / "report.html").read_text()
+    assert "problem folder unreadable" in text and "no MAP-Elites grid" in text
