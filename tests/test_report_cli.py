@@ -52,7 +52,7 @@ def test_report_while_the_run_is_going(cli, toy_problem, tmp_path):
 def test_bad_targets_are_one_line_and_exit_2(cli, toy_problem, tmp_path):
     _one_line_error(*cli("report", "ghost"), "ghost")
     assert cli("run", str(toy_problem), "--iterations", "2", "--name", "r")[0] == 0
-    _one_line_error(*cli("report", "r", "--out", str(tmp_path / "no" / "such" / "r.html")), "does not exist")
+    _one_line_error(*cli("report", "r", "--out", str(tmp_path / "no" / "such" / "r.html")), "not an existing folder")
     _one_line_error(*cli("report", "r", "--out", str(tmp_path)), "is a folder")
     (tmp_path / "afile").write_text("")
     _one_line_error(*cli("report", "r", "--out", str(tmp_path / "afile" / "r.html")), "afile")

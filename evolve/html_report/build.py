@@ -37,7 +37,7 @@ def _write_atomically(out: Path, content: bytes) -> None:
         raise UserError(f"cannot write the report to {out}: it is a folder (give a file name, e.g. {out / 'report.html'})")
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
-        raise UserError(f"cannot write the report to {out}: folder {folder} does not exist")
+        raise UserError(f"cannot write the report to {out}: {folder} is not an existing folder")
     try:
         handle, temp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
     except OSError as exc:

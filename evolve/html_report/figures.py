@@ -34,6 +34,7 @@ def score_figure(curve: ScoreCurve, overview: Overview) -> go.Figure:
     """Scored candidates by island, the running best, held-out test of each new best, baselines;
     below, a strip of the candidates that got no score, by status."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=(0.82, 0.18), vertical_spacing=0.04)
+    train, test = label(overview.train_stage, 30), label(overview.test_stage or "test", 30)
     scored = [p for p in curve.points if p.score is not None]
     for island in sorted({p.island for p in scored}):
         pts = [p for p in scored if p.island == island]
@@ -44,14 +45,14 @@ def score_figure(curve: ScoreCurve, overview: Overview) -> go.Figure:
         xs = [s.iteration for s in steps] + [curve.last_iteration]
         ys = [s.train for s in steps] + [steps[-1].train]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"shape": "hv", "color": "#111", "width": 2},
-                                 name=f"running best ({overview.train_stage})", hoverinfo="skip"), 1, 1)
+                                 name=f"running best ({train})", hoverinfo="skip"), 1, 1)
         tested = [s for s in steps if s.test is not None]
         fig.add_trace(go.Scatter(
             x=[s.iteration for s in tested], y=[s.test for s in tested], customdata=[s.candidate_id for s in tested],
             mode="markers+lines", line={"shape": "hv", "dash": "dot", "color": "#e45756"},
             marker={"symbol": "diamond", "size": 9, "color": "#e45756"},
-            name=f"held-out {overview.test_stage or 'test'} of each new best",
-            text=[f"#{s.iteration}: {overview.train_stage} {fmt(s.train)}, {overview.test_stage} {fmt(s.test)}" for s in tested],
+            name=f"held-out {test} of each new best",
+            text=[f"#{s.iteration}: {train} {fmt(s.train)}, {test} {fmt(s.test)}" for s in tested],
             hoverinfo="text"), 1, 1)
     for k, b in enumerate(overview.baselines):
         if b.scores.train is not None:
@@ -62,7 +63,7 @@ def score_figure(curve: ScoreCurve, overview: Overview) -> go.Figure:
     unscored = [p for p in curve.points if p.score is None]
     for status in sorted({p.status for p in unscored}):
         pts = [p for p in unscored if p.status == status]
-        trace = _points(pts, status, STATUS_COLORS.get(status, "#444"), "x", y=[status] * len(pts),
+        trace = _points(pts, label(status, 30), STATUS_COLORS.get(status, "#444"), "x", y=[label(status, 30)] * len(pts),
                         hover="#%{x} %{text}<extra></extra>", text=[label(p.reason or p.status, 40) for p in pts])
         fig.add_trace(trace, 2, 1)
     fig.update_yaxes(title_text=label(overview.metric, 40), row=1, col=1)

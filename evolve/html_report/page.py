@@ -27,10 +27,8 @@ SECTIONS = (("glance", "At a glance"), ("scores", "Scores"), ("lineage", "Lineag
 def render_page(data: ReportData) -> str:
     plotly_js = plotly.offline.get_plotlyjs()
     report_js = _static("report.js")
-    o = data.overview
-    facts = {"maximize": o.maximize, "metric": o.metric, "best": o.best_candidate_id}
     return _environment().get_template("report.html.j2").render(
-        o=o,
+        o=data.overview,
         ancestry=data.ancestry,
         opened=_steps_to_open(data),
         tree=data.tree,
@@ -41,7 +39,7 @@ def render_page(data: ReportData) -> str:
         sections=SECTIONS,
         packed=pack(data.candidates),
         figures_json=safe_json(_figures(data)),
-        facts_json=safe_json(facts),
+        facts_json=safe_json({"maximize": data.overview.maximize}),  # what the page's script needs to sort
         css=_static("report.css"),
         plotly_js=plotly_js,
         report_js=report_js,
