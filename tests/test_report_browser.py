@@ -22,7 +22,7 @@ from evolve.runs import open_run
 REPO = Path(__file__).parent.parent
 ARTIFACTS = Path(os.environ.get("EVOLVE_ARTIFACTS_DIR", REPO / "runs" / "artifacts"))
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
 def _unavailable(why: str):
