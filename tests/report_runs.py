@@ -84,9 +84,15 @@ def _llm_config(path: Path, server: FakeLLM) -> Path:
     return path
 
 
-def llm_report(root: Path) -> tuple[Path, Path]:
-    """The LLM run's report written by `evolve report`: (the HTML file, the runs folder)."""
-    runs = llm_run(root)
-    out = root / "report.html"
-    evolve("report", "llm", "--runs-dir", str(runs), "--out", str(out))
-    return out, runs
+_SHARED: dict[str, tuple[Path, Path]] = {}
+
+
+def llm_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The LLM run and its report by `evolve report`: (HTML file, runs folder), made once per session
+    (the data, page and browser tests only read them)."""
+    if "llm" not in _SHARED:
+        root = tmp_path_factory.mktemp("llm_report")
+        runs = llm_run(root)
+        evolve("report", "llm", "--runs-dir", str(runs), "--out", str(root / "report.html"))
+        _SHARED["llm"] = (root / "report.html", runs)
+    return _SHARED["llm"]

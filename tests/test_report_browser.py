@@ -49,7 +49,7 @@ def chromium(report):
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    out, runs = llm_report(tmp_path_factory.mktemp("browser"))
+    out, runs = llm_report(tmp_path_factory)
     handle = open_run("llm", runs, None)
     return out, handle.store, handle.run
 

@@ -6,7 +6,7 @@ import sqlite3
 from collections import Counter
 
 import pytest
-from report_runs import BAD, GOOD, PRICES, XSS, llm_run, offline_run
+from report_runs import BAD, GOOD, PRICES, XSS, llm_report, offline_run
 
 from evolve.html_report import collect
 from evolve.html_report.tree import lineage_tree
@@ -22,7 +22,7 @@ def offline(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory):
-    runs = llm_run(tmp_path_factory.mktemp("llm"))
+    _, runs = llm_report(tmp_path_factory)
     handle = open_run("llm", runs, None)
     return collect(handle.store, handle.run), sqlite3.connect(runs / "llm" / "evolve.db")
 

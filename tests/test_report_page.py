@@ -44,7 +44,7 @@ class Elements(HTMLParser):
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    out, runs = llm_report(tmp_path_factory.mktemp("page"))
+    out, runs = llm_report(tmp_path_factory)
     page = Elements()
     text = out.read_text(encoding="utf-8")
     page.feed(text)
