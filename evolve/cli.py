@@ -295,6 +295,32 @@ def export(
     console.print(f"metadata: {paths.metadata}")
 
 
+@app.command()
+def report(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run name or run folder.")],
+    out: Annotated[Optional[Path], typer.Option(help="HTML file to write (default: RUN_FOLDER/report.html).")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the report in the default web browser.")] = False,
+    runs_dir: RunsDir = Path("runs"),
+    db: DbUrl = None,
+) -> None:
+    """Write one self-contained HTML file (works offline): score curves, lineage with diffs, failures, spend, every candidate."""
+    handle = open_run(run_ref, runs_dir, db)
+    from evolve.html_report import write_report  # imports Plotly: slow, and only this command needs it
+
+    if out is None:
+        handle.run_dir.mkdir(parents=True, exist_ok=True)
+    built = write_report(handle.store, handle.run, out or handle.run_dir / "report.html")
+    _console().print(
+        f"report: {built.path} ({built.size_bytes / 1e6:.1f} MB, {built.candidates} candidates, built in {built.seconds:.1f} s)",
+        soft_wrap=True,
+    )
+    if open_browser:
+        import webbrowser
+
+        if not webbrowser.open(built.path.resolve().as_uri()):
+            print(f"warning: found no web browser to open it; open {built.path} yourself", file=sys.stderr)
+
+
 @app.command(name="eval")
 def eval_cmd(
     problem: Annotated[str, typer.Argument(help="Problem folder, or the name of a shipped problem.")],

@@ -22,5 +22,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # CI (root on Debian): set up Docker and bubblewrap, and make their tests mandatory.
   bash tests/setup_sandboxes.sh "$PY"
   export EVOLVE_REQUIRE_SANDBOXES=1
+  # The report's browser test: Debian's Chromium, driven by Playwright (whose own browser download
+  # is not used); the test saves its screenshots under runs/artifacts/.
+  if ! command -v chromium >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  export EVOLVE_REQUIRE_BROWSER=1
 fi
 exec "$PY" -m pytest -q "$@"

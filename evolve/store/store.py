@@ -328,6 +328,24 @@ class Store:
         variants = [PromptVariantRecord(BASE_VARIANT, ""), *written]
         return [VariantStats(v, *used.get(v.name, (0, 0, 0, None))) for v in variants]
 
+    def proposals_with_candidates(self, run_id: int) -> list[tuple[int | None, ProposalRecord]]:
+        """Every call in iteration order with the id of the candidate it produced (None: uncommitted).
+
+        One read for reports: prompts and responses are loaded once. Matched in Python, not by an
+        outer join, because candidates.proposal_id has no index (the join was quadratic).
+        """
+        with self._sessions() as session:
+            made = dict(
+                session.execute(
+                    select(m.Candidate.proposal_id, m.Candidate.id)
+                    .where(m.Candidate.run_id == run_id, m.Candidate.proposal_id.is_not(None))
+                ).all()
+            )
+            rows = session.scalars(
+                select(m.Proposal).where(m.Proposal.run_id == run_id).order_by(m.Proposal.iteration, m.Proposal.id)
+            )
+            return [(made.get(p.id), _proposal_record(p)) for p in rows]
+
     def model_usage(self, run_id: int) -> list[dict]:
         """Per model: calls, tokens, dollars, retries, unpriced calls, prompt-writing calls, and
         failures by reason (a prompt-writing call makes no candidate, so it is no failure)."""
