@@ -13,6 +13,7 @@ clean value, or an `Invalid` carrying a reason for the evaluator to report.
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,7 +38,8 @@ class Spec(Protocol):
 
 
 def check(spec: Spec | None, value: object) -> object:
-    """The clean value, or Invalid(reason)."""
+    """The clean value, or Invalid(reason). Checking never fails on the trusted side: an answer
+    too deep or too odd to check is an invalid answer, not an evaluator error."""
     if isinstance(value, Unencodable):
         return Invalid(f"returned a {value.type_name}, which is not plain data (numbers, strings, lists, dicts, NumPy arrays)")
     if spec is None:
@@ -46,11 +48,26 @@ def check(spec: Spec | None, value: object) -> object:
         return spec.clean(value)
     except WrongAnswer as exc:
         return Invalid(str(exc))
+    except (RecursionError, MemoryError, OverflowError, ValueError, TypeError) as exc:
+        return Invalid(f"returned {show(value)}, which could not be checked ({type(exc).__name__})")
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = 6
+_REPR.maxlevel = 3
+
+
+def show(value: object) -> str:
+    """A short repr of a candidate's answer, bounded in time and length whatever it holds."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # noqa: BLE001 - an answer is data; its repr must never fail the evaluator
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_show = show
 
 
 @dataclass(frozen=True)

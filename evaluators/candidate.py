@@ -128,7 +128,7 @@ class Candidate:
         """Objects built in the candidate's process (`cls(*args)` per call); handles to them."""
         columns, count = _columns(calls, columns)
         handles = self._session.exchange({"op": "new", "target": cls, "args": columns, "n": count}).get("handles")
-        if handles.__class__ is not list or len(handles) != count or not all(h.__class__ is int for h in handles):
+        if handles.__class__ is not list or len(handles) != count or not all(h.__class__ is int and 0 <= h < 1 << 62 for h in handles):
             raise self._session._fail("invalid_output", "the candidate's side answered without object handles")
         return Handles(handles)
 

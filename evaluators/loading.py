@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 
@@ -32,12 +34,34 @@ def load_evaluator(ref: EvaluatorRef) -> Evaluator:
     # A class is always a factory: isinstance(cls, Evaluator) is True when the class itself
     # declares `stages` and `run_stage`, yet it still has to be instantiated.
     if isinstance(target, type) or (not isinstance(target, Evaluator) and callable(target)):
-        target = target(**ref.params)
+        target = target(**salted(target, ref))
     elif ref.params:
         raise EvaluatorLoadError(f"{ref.ref!r} is an evaluator object; it takes no params")
     if not isinstance(target, Evaluator):
         raise EvaluatorLoadError(f"{ref.ref!r} has no 'stages' and 'run_stage'")
     return target
+
+
+def salted(factory, ref: EvaluatorRef) -> dict:
+    """The factory's params, with `seed` mixed with the run's salt when it takes a seed."""
+    params = dict(ref.params)
+    if ref.salt is None:
+        return params
+    try:
+        parameter = inspect.signature(factory).parameters.get("seed")
+    except (TypeError, ValueError):
+        return params
+    if parameter is None:
+        return params
+    base = params.get("seed", parameter.default)
+    if isinstance(base, int) and not isinstance(base, bool):
+        params["seed"] = mix(base, ref.salt)
+    return params
+
+
+def mix(seed: int, salt: int) -> int:
+    """An evaluator's seed for a run with private workloads (the evaluator never sees the salt)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{salt}".encode()).digest()[:8], "big") >> 1
 
 
 def _load_file(path: Path):

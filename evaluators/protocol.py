@@ -84,8 +84,10 @@ class EvaluatorRef:
     """Where to find an evaluator: `module:attr` or `file.py:attr` relative to the problem folder.
 
     If the attribute is callable and is not itself an evaluator, it is called with `params`.
+    `salt` (a run's private workloads): a factory that takes `seed` gets it mixed with the salt.
     """
 
     ref: str
     problem_dir: str
     params: dict = field(default_factory=dict)
+    salt: int | None = None

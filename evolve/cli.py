@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evolve.baselines import BaselineCache, collect, default_cache_file, problem_folders, table_rows
-from evolve.config import build_config, RunConfig
+from evolve.config import RunConfig, build_config, with_private_workloads
 from evolve.errors import EvolveError, UserError
 from evolve.evaluate import evaluate_program
 from evolve.events import RunStatus
@@ -22,6 +22,7 @@ from evolve.problem import load_problem
 from evolve.problems_index import find_problem, list_problems, shipped_root
 from evolve.report import run_summary
 from evolve.llm_config import build_llm, read_config_file, replay_run_settings
+from evolve.terminal import printable
 from evolve.runs import RunHandle, check_llm, check_sandbox, config_of, create_run, execute, list_runs, make_sandbox, open_run, problem_of, run_lock
 from evolve.scoring import Scorer
 from evolve.show import candidate_view, format_candidate
@@ -67,6 +68,10 @@ def run(
     max_time: Annotated[Optional[float], typer.Option("--max-time", help="Stop after this many seconds.")] = None,
     target: Annotated[Optional[float], typer.Option(help="Stop once the best score reaches this.")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Wall-clock limit per candidate, seconds.")] = None,
+    workloads: Annotated[
+        Optional[str],
+        typer.Option(help="private (default): workloads seeded with this machine's secret, unpredictable to candidates; public: the problem's published seeds, as `evolve eval` uses."),
+    ] = None,
     model: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -115,10 +120,12 @@ def run(
             "max_time_seconds": max_time,
             "target_score": target,
             "timeout_seconds": timeout,
+            "workloads": workloads,
         },
     )
+    config = with_private_workloads(config)
     check_llm(config)
-    check_sandbox(config.sandbox)
+    check_sandbox(config)
     if record and config.llm and config.llm.replay:
         raise UserError("--record with --model replay/...: a replay makes no calls to record")
     handle = create_run(prob, config, runs_dir, name, db)
@@ -161,8 +168,9 @@ def _resume(handle, iterations: int | None, max_time: float | None, budgets: dic
     changed = any(v is not None for v in changes.values())
     if changed:
         config = build_config(config.model_dump(), changes)
+    config = with_private_workloads(config)
     check_llm(config)
-    check_sandbox(config.sandbox)
+    check_sandbox(config)
     if record and config.llm and config.llm.replay:
         raise UserError("--record on a replayed run: a replay makes no calls to record")
     if changed:
@@ -253,7 +261,7 @@ def best(
         print(json.dumps(payload, indent=2))
         return
     print(f"# candidate {cand.id}, iteration {cand.iteration}, score {_num(cand.score)}, test {_num(cand.test_score)}")
-    print(cand.code, end="")
+    print(printable(cand.code), end="")
 
 
 @app.command()
@@ -267,7 +275,7 @@ def show(
     """Show one candidate: status, failure, stage metrics and feedback, diff, and the LLM call with its prompt and answer."""
     handle = open_run(run_ref, runs_dir, db)
     view = candidate_view(handle.store, handle.run, iteration)
-    print(json.dumps(view.to_json(), indent=2) if as_json else format_candidate(view), end="" if not as_json else "\n")
+    print(json.dumps(view.to_json(), indent=2) if as_json else printable(format_candidate(view)), end="" if not as_json else "\n")
 
 
 @app.command()

@@ -31,6 +31,10 @@ class RunConfig(BaseModel):
     timeout_seconds: float = Field(default=120.0, gt=0, le=86_400, description="wall limit per candidate (all stages)")
     memory_mb: int = Field(default=2048, ge=64, le=1_048_576, description="address-space limit per candidate")
     sandbox: SandboxName = Field(default="auto", description="auto: docker, else bwrap, else process (not isolated)")
+    workloads: Literal["private", "public"] = Field(
+        default="private", description="private: the evaluator's seed mixed with this machine's secret (see evolve.workloads)"
+    )
+    workload_salt: int | None = Field(default=None, ge=0, description="the secret mixed into the evaluator's seed; set at creation")
     proposer: Literal["offline", "llm"] = "offline"
     llm: LlmSettings | None = Field(default=None, description="the model ensemble; None: offline mutator")
     max_cost_usd: float | None = Field(default=None, gt=0, description="stop before LLM spend could pass this")
@@ -66,3 +70,12 @@ def build_config(*layers: dict) -> RunConfig:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "config"
         raise ConfigError(f"invalid setting {field}: {error['msg']}") from exc
+
+
+def with_private_workloads(config: RunConfig) -> RunConfig:
+    """A new run's config with its workload salt drawn (private workloads), else unchanged."""
+    from evolve.workloads import run_salt
+
+    if config.workloads == "private" and config.workload_salt is None:
+        return config.model_copy(update={"workload_salt": run_salt(config.seed)})
+    return config

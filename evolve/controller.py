@@ -125,6 +125,7 @@ class Controller:
                 proposer_note=getattr(self.proposer, "note", ""),
                 sandbox=self.scorer.sandbox_name,
                 sandbox_note=self.scorer.sandbox_note,
+                workloads=self.config.workloads if self.config.workload_salt is not None else "public",
                 workers=self.config.workers,
                 islands=self.config.islands,
                 maximize=self.problem.objective.maximize,

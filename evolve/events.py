@@ -25,6 +25,7 @@ class RunStarted:
     islands: int
     maximize: bool = True
     sandbox_note: str = ""
+    workloads: str = "public"  # private: seeded with this machine's secret (evolve.workloads)
     max_cost_usd: float | None = None
     max_tokens: int | None = None
     spent_usd: float = 0.0  # by earlier sessions of this run (resume)

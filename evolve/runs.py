@@ -32,7 +32,8 @@ from evolve.proposers.offline import OfflineMutator
 from evolve.scoring import Scorer
 from evolve.store import RunInfo, Store, default_db_url
 from sandboxes.base import Sandbox
-from sandboxes.choose import check_available, make_sandbox as build_sandbox
+from sandboxes.choose import availability, check_available, make_sandbox as build_sandbox
+from sandboxes.hardening import not_dumpable
 from sandboxes.errors import SandboxUnavailable
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -92,23 +93,39 @@ def list_runs(runs_root: Path, db_url: str | None) -> list[tuple[Store, RunInfo]
 
 
 def make_sandbox(name: str) -> Sandbox:
-    """The named backend (`auto`: docker, else bwrap, else process with a loud note)."""
+    """The named backend (`auto`: docker, else bwrap, else process with a loud note).
+
+    With the process backend, candidates run as this user's neighbours: this process is made
+    non-dumpable, so they cannot read its memory, environment (API keys) or descriptors via /proc.
+    """
     try:
-        return build_sandbox(name)
+        sandbox = build_sandbox(name)
     except SandboxUnavailable as exc:
         raise UserError(f"sandbox {name}: {exc}") from exc
+    if sandbox.name == "process":
+        not_dumpable()
+    return sandbox
 
 
-def check_sandbox(name: str) -> None:
-    """Fail with one line, before a run is created or resumed, if the named backend can't run here."""
+def check_sandbox(config: RunConfig) -> None:
+    """Fail with one line, before a run is created or resumed, if the chosen backend can't run here,
+    or if LLM-written code would end up unisolated without the user having asked for that."""
     try:
-        check_available(name)
+        check_available(config.sandbox)
     except SandboxUnavailable as exc:
-        raise UserError(f"sandbox {name}: {exc}") from exc
+        raise UserError(f"sandbox {config.sandbox}: {exc}") from exc
+    if config.proposer == "llm" and config.sandbox == "auto":
+        found = availability()
+        if found.docker and found.bwrap:
+            raise UserError(
+                f"no isolating sandbox here (docker: {found.docker}; bwrap: {found.bwrap}); LLM-written code "
+                "would run as your user. Install bubblewrap or build the docker image (evolve sandbox build), "
+                "or pass --sandbox process to accept that"
+            )
 
 
 REPLAYED_SETTINGS = ("seed", "workers", "islands", "migration_interval", "iterations", "exploration_ratio",
-                     "exploitation_ratio", "inspirations", "archive_size")
+                     "exploitation_ratio", "inspirations", "archive_size", "workloads", "workload_salt")
 
 
 def make_proposer(config: RunConfig, problem: Problem, handle: RunHandle, record: Path | None = None) -> Proposer:
@@ -186,7 +203,7 @@ async def execute(
         config=config,
         store=handle.store,
         proposer=proposer,
-        scorer=Scorer(problem, sandbox, config.limits()),
+        scorer=Scorer(problem, sandbox, config.limits(), config.workload_salt),
         sink=sink,
     )
     loop = asyncio.get_running_loop()

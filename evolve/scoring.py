@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from evolve.problem import Problem
 from evolve.verdict import Verdict, judge
 from sandboxes.base import Gate, Limits, Outcome, Sandbox, SandboxJob
@@ -10,8 +12,10 @@ from sandboxes.base import Gate, Limits, Outcome, Sandbox, SandboxJob
 class Scorer:
     """Runs the problem's cascade (and the gated test stage) for a program in the sandbox."""
 
-    def __init__(self, problem: Problem, sandbox: Sandbox, limits: Limits):
+    def __init__(self, problem: Problem, sandbox: Sandbox, limits: Limits, workload_salt: int | None = None):
+        """workload_salt: a run's private workloads (evolve.workloads); None: the public ones."""
         self.problem, self.sandbox, self.limits = problem, sandbox, limits
+        self.evaluator = dataclasses.replace(problem.evaluator_ref, salt=workload_salt)
 
     @property
     def sandbox_name(self) -> str:
@@ -33,7 +37,7 @@ class Scorer:
                 maximize=problem.objective.maximize,
                 threshold=threshold,
             )
-        return SandboxJob(code=code, evaluator=problem.evaluator_ref, stages=stages or problem.all_stages, gate=gate, ranges=problem.ranges)
+        return SandboxJob(code=code, evaluator=self.evaluator, stages=stages or problem.all_stages, gate=gate, ranges=problem.ranges)
 
     async def score(self, code: str, threshold: float | None) -> Verdict:
         return judge(await self.run(self.job(code, threshold)), self.problem)

@@ -113,7 +113,7 @@ class PlainLog:
                     self.console.print(f"warning: sandbox {event.sandbox}: {event.sandbox_note}", soft_wrap=True)
                 self.console.print(
                     f"run {event.run}: {event.problem}, {event.requested} iterations, proposer {event.proposer}{note}, "
-                    f"sandbox {event.sandbox}, {event.workers} worker(s)",
+                    f"sandbox {event.sandbox}, {event.workloads} workloads, {event.workers} worker(s)",
                     soft_wrap=True,
                 )
             case IterationDone():

@@ -8,6 +8,8 @@ reason and is never valid, so it can never be the best or be exported as one.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 from evolve.problem import Problem
@@ -28,6 +30,7 @@ class Verdict:
 
 
 def judge(outcome: Outcome, problem: Problem) -> Verdict:
+    outcome = _within_ranges(outcome, problem)
     evaluations = tuple(_record(s) for s in outcome.stages)
     metric = problem.objective.metric
     last_metrics: dict[str, float] = {}
@@ -62,6 +65,23 @@ def judge(outcome: Outcome, problem: Problem) -> Verdict:
         detail = f"{test} (held out): objective metric {metric!r} missing from the evaluator's result"
         return _failed("failed", "invalid_output", detail, evaluations, last_metrics, feedback)
     return Verdict("valid", last_metrics[metric], test_score, last_metrics, feedback, None, "", evaluations)
+
+
+def _within_ranges(outcome: Outcome, problem: Problem) -> Outcome:
+    """The worker already checks declared ranges; checked again here, where the score is stored, so
+    that no path that bypassed the worker could plant an out-of-range or non-finite score."""
+    ranges = {name: (low, high) for name, low, high in problem.ranges}
+    stages = []
+    for so in outcome.stages:
+        if so.result is not None:
+            bad = next(((k, v) for k, v in so.result.metrics.items()
+                        if not math.isfinite(v) or (k in ranges and not ranges[k][0] <= v <= ranges[k][1])), None)  # fmt: skip
+            if bad is not None:
+                detail = f"metric {bad[0]!r} = {bad[1]!r} is outside its declared range or not finite"
+                stages.append(dataclasses.replace(so, result=None, error="invalid_output", detail=detail))
+                return dataclasses.replace(outcome, stages=tuple(stages), failure="invalid_output", detail=detail)
+        stages.append(so)
+    return outcome
 
 
 def _failed(status, reason, detail, evaluations, metrics, feedback) -> Verdict:

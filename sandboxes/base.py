@@ -71,7 +71,7 @@ class Limits:
     cpu_seconds: int = 120
     memory_mb: int = 2048
     max_processes: int = 64
-    max_output_bytes: int = 64 << 20  # the largest answer message from the candidate
+    max_output_bytes: int = 16 << 20  # the largest answer message from the candidate
     max_file_mb: int = 64
     stderr_tail_bytes: int = 4000
 

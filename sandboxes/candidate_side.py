@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sandboxes
 
-SERVER_MODULES = ("__init__.py", "candidate_server.py", "errors.py", "pool_server.py", "scratch.py", "seccomp.py", "wire.py")
+SERVER_MODULES = ("__init__.py", "candidate_server.py", "errors.py", "hardening.py", "pool_server.py", "scratch.py", "seccomp.py", "wire.py")
 VIEW_MODULES = ("evaluators/__init__.py", "evaluators/txn/__init__.py", "evaluators/txn/cost.py", "evaluators/txn/view.py")
 
 

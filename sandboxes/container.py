@@ -103,11 +103,11 @@ class DockerBackend:
         import docker.errors
 
         control_dir = tempfile.mkdtemp(prefix="evolve-box-")
-        os.chmod(control_dir, 0o755)
+        os.chmod(control_dir, 0o711)  # others may pass through to the socket, not list or write here
         path = os.path.join(control_dir, CONTROL_NAME)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(path)
-        os.chmod(path, 0o666)
+        _only_the_container_user(path)
         listener.listen(1)
         container = None
         try:
@@ -136,6 +136,16 @@ class DockerBackend:
             box.close()
             raise SandboxUnavailable(f"the container's server did not start: {exc} {logs}") from exc
         return box
+
+
+def _only_the_container_user(path: str) -> None:
+    """The control socket may be connected by the container's user and this one, nobody else."""
+    uid, gid = (int(part) for part in SANDBOX_USER.split(":"))
+    try:
+        os.chown(path, uid, gid)
+        os.chmod(path, 0o600)
+    except PermissionError:  # not root: a rootless engine maps users its own way; keep it private to us
+        os.chmod(path, 0o666)
 
 
 def _accept(listener: socket.socket, timeout: float) -> socket.socket:

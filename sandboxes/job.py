@@ -8,6 +8,7 @@ test) runs only when the gate passes; every metric is checked against the declar
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import time
@@ -21,6 +22,8 @@ from sandboxes.box import Box, JobEnd
 from sandboxes.errors import BoxBroken, CandidateFailed, SandboxUnavailable
 
 DETAIL_CHARS = 2000
+REASON_CHARS = 2000
+FEEDBACK_CHARS = 4000
 
 
 def run_job(evaluator: Evaluator, box: Box, job: SandboxJob, limits: Limits) -> Outcome:
@@ -88,10 +91,17 @@ def _run_stage(evaluator: Evaluator, stage: str, candidate: Candidate, session: 
         return StageOutcome(stage, None, session.failure.kind, session.failure.detail[-DETAIL_CHARS:], seconds)
     if not isinstance(result, StageResult):
         return StageOutcome(stage, None, "evaluator_error", f"run_stage returned {type(result).__name__}, not StageResult", seconds)
+    result = bounded(result)
     problem = _out_of_range(result, ranges) or _not_finite(result)
     if problem:
         return StageOutcome(stage, None, "invalid_output", problem, seconds)
     return StageOutcome(stage, result, None, "", seconds)
+
+
+def bounded(result: StageResult) -> StageResult:
+    """Reason and feedback often quote the candidate's answers: keep what is stored and sent small."""
+    reason = result.reason if result.reason is None else str(result.reason)[:REASON_CHARS]
+    return dataclasses.replace(result, reason=reason, feedback=str(result.feedback)[:FEEDBACK_CHARS])
 
 
 def gate_open(gate: Gate, results: dict[str, StageResult]) -> bool:
@@ -126,7 +136,8 @@ def _explained(frames: list[StageOutcome], end: JobEnd, limits: Limits) -> list[
         return [*frames[:-1], StageOutcome(last.stage, None, "memory", f"out of memory: the {limits.memory_mb} MB limit killed the candidate's processes", last.seconds)]
     if last.error != "crash" or not _died(last.detail):
         return frames
-    if end.stop == "timeout" or end.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and last.seconds >= limits.cpu_seconds:
+    cpu_kill = end.returncode == -signal.SIGKILL and last.seconds >= limits.cpu_seconds  # past the soft limit, the hard one
+    if end.stop == "timeout" or end.returncode == -signal.SIGXCPU or cpu_kill:
         return [*frames[:-1], StageOutcome(last.stage, None, "timeout", f"the candidate ran past its time limit ({limits.wall_seconds:g}s wall, {limits.cpu_seconds}s CPU)", last.seconds)]
     if end.returncode is not None and end.returncode < 0:
         name = _signal_name(-end.returncode)

@@ -36,11 +36,12 @@ def job_from_json(line: bytes) -> tuple[SandboxJob, Limits]:
 
 
 def evaluator_to_json(ref: EvaluatorRef) -> dict:
-    return {"ref": ref.ref, "problem_dir": ref.problem_dir, "params": ref.params}
+    return {"ref": ref.ref, "problem_dir": ref.problem_dir, "params": ref.params, "salt": ref.salt}
 
 
 def evaluator_from_json(data: dict) -> EvaluatorRef:
-    return EvaluatorRef(ref=data["ref"], problem_dir=data["problem_dir"], params=dict(data.get("params") or {}))
+    salt = data.get("salt")
+    return EvaluatorRef(ref=data["ref"], problem_dir=data["problem_dir"], params=dict(data.get("params") or {}), salt=salt)
 
 
 def outcome_to_json(outcome: Outcome) -> bytes:

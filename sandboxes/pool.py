@@ -81,7 +81,7 @@ class WorkerPool:
         except asyncio.TimeoutError:
             await self._discard(worker)
             return Outcome(failure="timeout", detail=f"the evaluation overran its {limits.wall_seconds:g}s wall clock (worker killed)", wall_seconds=limits.wall_seconds)
-        except (ConnectionError, OSError) as exc:
+        except (ConnectionError, OSError, ValueError) as exc:  # ValueError: a reply line beyond the limit
             await self._discard(worker)
             return Outcome(failure="sandbox_error", detail=f"the trusted worker failed: {exc}\n{worker.stderr_text()[-1500:]}")
         if not line:

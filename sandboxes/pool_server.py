@@ -24,7 +24,6 @@ socket or a new kernel key is left: the host then retires the sandbox.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import resource
@@ -35,7 +34,7 @@ import sys
 import time
 import traceback
 
-from sandboxes import scratch, seccomp
+from sandboxes import hardening, scratch, seccomp
 
 WORK = "/tmp/work"
 END_GRACE_SECONDS = 0.5
@@ -43,7 +42,6 @@ SWEEP_ROUNDS = 200
 MB = 1024 * 1024
 OPEN_FILES = 256
 JOB_CHANNEL_FD = 3
-PR_SET_DUMPABLE = 4
 ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -60,7 +58,7 @@ ENV = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    _set_dumpable(0)
+    hardening.set_dumpable(0)
     control = _control_socket(argv)
     _preload()
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -218,7 +216,7 @@ def _child(channel: int, out_w: int, limits: dict) -> None:
         refused = seccomp.deny_keyrings()
         if refused and limits.get("require_seccomp"):
             raise RuntimeError(f"cannot seal the job's kernel keyrings: {refused}")
-        _set_dumpable(1)  # the server is not; the job's /proc/self must be its own
+        hardening.set_dumpable(1)  # the server is not; the job's /proc/self must be its own
         try:
             with open("/proc/self/oom_score_adj", "w") as handle:  # the OOM killer takes the job, not the server
                 handle.write("1000")
@@ -311,13 +309,6 @@ def _oom_kills() -> int:
         except (OSError, ValueError):
             continue
     return 0
-
-
-def _set_dumpable(value: int) -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, value, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _preload() -> None:

@@ -1,10 +1,11 @@
 """The development backend: each job's candidate server in a plain subprocess, with rlimits.
 
-It does NOT isolate. The candidate runs as your user: it can read your files and reach the
-network, and escape the process group with setsid (RLIMIT_NPROC does not bind root). What it can
-no longer do is touch the score: the evaluator runs in another process (the trusted worker,
-which is not dumpable, so a same-user process cannot read its memory), and only plain data comes
-back over the job's socket. Use it for trusted code and for developing evaluators.
+It does NOT isolate. The candidate runs as your user (root, if you are root): it can read your
+files and reach the network, and escape the process group with setsid. What it cannot do is
+touch the score: the evaluator runs in another process (the trusted worker, not dumpable, like
+the controller when this backend is chosen, so a same-user process cannot read their memory,
+environment or descriptors), and only plain data comes back over the job's socket. Use it for
+trusted code and for developing evaluators.
 """
 
 from __future__ import annotations

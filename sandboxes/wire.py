@@ -205,17 +205,31 @@ def pack_answers(results: list) -> bytes:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what one decoded message may hold."""
+    """Bounds on what one decoded message may hold: its bytes, the items of any one container,
+    and how many arrays in all (each costs a Python object: many tiny ones amplify memory)."""
 
-    max_bytes: int = 64 << 20
-    max_items: int = 10_000_000
+    max_bytes: int = 16 << 20
+    max_items: int = 4_000_000
+    max_arrays: int = 100_000
 
 
 def unpack_trusted(data: bytes, limits: Limits = Limits()) -> object:
     """Decode a message from the candidate's side: fresh built-ins and arrays, or WireError."""
+    arrays = [0]
+
+    def ext(code: int, payload: bytes):
+        if code == ARRAY:
+            arrays[0] += 1
+            if arrays[0] > limits.max_arrays:
+                raise WireError(f"more than {limits.max_arrays} arrays in one message")
+            return unpack_array(payload)
+        if code == UNENCODABLE:
+            return Unencodable(payload.decode("utf-8", "replace")[:100])
+        raise WireError(f"unexpected extension type {code}")
+
     try:
         return msgpack.unpackb(
-            data, raw=False, strict_map_key=False, use_list=True, ext_hook=trusted_ext,
+            data, raw=False, strict_map_key=False, use_list=True, ext_hook=ext, timestamp=2,
             max_bin_len=limits.max_bytes, max_str_len=limits.max_bytes, max_array_len=limits.max_items,
             max_map_len=limits.max_items, max_ext_len=limits.max_bytes,
         )  # fmt: skip
@@ -223,14 +237,6 @@ def unpack_trusted(data: bytes, limits: Limits = Limits()) -> object:
         raise
     except Exception as exc:  # msgpack's own errors, ValueError, RecursionError...: all mean malformed
         raise WireError(f"malformed message: {type(exc).__name__}: {str(exc)[:200]}") from None
-
-
-def trusted_ext(code: int, data: bytes):
-    if code == ARRAY:
-        return unpack_array(data)
-    if code == UNENCODABLE:
-        return Unencodable(data.decode("utf-8", "replace")[:100])
-    raise WireError(f"unexpected extension type {code}")
 
 
 def unpack_array(data: bytes) -> np.ndarray:

@@ -12,21 +12,23 @@ so no process of the same user (a candidate in the process backend) can read its
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
+import resource
 import signal
 import sys
 import traceback
 from dataclasses import dataclass
 
 from evaluators.loading import load_evaluator
+from sandboxes import hardening
 from sandboxes.base import Limits, Outcome
 from sandboxes.errors import SandboxUnavailable
 from sandboxes.job import run_job
 from sandboxes.messages import evaluator_from_json, job_from_json, outcome_to_json
 
-PR_SET_DUMPABLE = 4
+WORKER_MEMORY_MB = 8192  # address space of one trusted worker: evaluator, workloads, decoded answers
+
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ class Worker:
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides when work stops
-    _set_dumpable(0)
+    hardening.not_dumpable()
+    _cap_memory()
     replies = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # the evaluator's prints must not corrupt the replies
     sys.stdout = sys.stderr
@@ -113,6 +116,14 @@ def main() -> int:
     return 0
 
 
+def _cap_memory() -> None:
+    """The trusted side decodes and judges what candidates send: bound what that can cost the host."""
+    cap = WORKER_MEMORY_MB * 1024 * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY or hard > cap:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
 def _start(config: dict) -> tuple[Worker | None, Outcome | None]:
     """The worker, or None and the outcome of every job (an evaluator that does not load...)."""
     ref = evaluator_from_json(config["evaluator"])
@@ -127,13 +138,6 @@ def _start(config: dict) -> tuple[Worker | None, Outcome | None]:
     except SandboxUnavailable as exc:
         return None, Outcome(failure="sandbox_error", detail=f"sandbox unavailable: {exc}")
     return Worker(evaluator, backend), None
-
-
-def _set_dumpable(value: int) -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, value, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 if __name__ == "__main__":

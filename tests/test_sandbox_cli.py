@@ -86,3 +86,13 @@ def test_sandbox_check_reports_each_backend(cli):
         row = rows[name]
         assert row["works"] == (row["problem"] is None)
         assert (row["overhead_ms_p50"] is None) == (row["problem"] is not None and "probe jobs failed" not in row["problem"])
+
+
+def test_llm_code_never_falls_back_to_an_unisolated_backend_unasked(cli, toy_problem, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no bwrap to be found either
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    args = ("run", str(toy_problem), "--iterations", "2", "--name", "unisolated", "--model", "openai/gpt-x", "--base-url", "http://127.0.0.1:9/v1")
+    code, _, err = cli(*args, "--sandbox", "auto")
+    assert code == 2 and err.startswith("error: ") and "no isolating sandbox here" in err and "--sandbox process" in err
+    assert not (tmp_path / "runs" / "unisolated").exists()  # refused before a run was created

@@ -20,8 +20,8 @@ class InvalidPlacement(ValueError):
 def _int_array(value: object, name: str) -> np.ndarray:
     try:
         array = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidPlacement(f"{name} is not an array: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - ragged, too deep, too large: an answer, not our failure
+        raise InvalidPlacement(f"{name} is not an array: {type(exc).__name__}: {str(exc)[:200]}") from None
     if array.dtype.kind not in "iu":
         raise InvalidPlacement(f"{name} must hold integers, got dtype {array.dtype}")
     return array.astype(np.int64, copy=False)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluators.answers import Invalid
+from evaluators.answers import Invalid, show
 from evaluators.llm_routing.workload import Workload
 
 
@@ -82,7 +82,7 @@ def check_choice(choice: object, n: int, need: int, capacity: tuple[int, ...]) -
     if isinstance(choice, Invalid):
         return None, choice.reason
     if choice.__class__ is not int:
-        return None, f"returned {choice!r} ({type(choice).__name__}), not an int instance index"
+        return None, f"returned {show(choice)} ({type(choice).__name__}), not an int instance index"
     if not 0 <= choice < n:
         return None, f"returned {choice}, not an instance index in 0..{n - 1}"
     if need > capacity[choice]:

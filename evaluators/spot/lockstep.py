@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from evaluators.answers import Invalid
+from evaluators.answers import Invalid, show
 
 NONE, SPOT, ON_DEMAND = 0, 1, 2
 FIELDS = (
@@ -182,10 +182,10 @@ def _describe(t: int, answer: object, regions: int) -> str:
         return f"tick {t}: {answer.reason}"
     if answer.__class__ is int and answer == SPOT:
         return f"tick {t}: SPOT while spot unavailable"
-    shown = tuple(answer) if answer.__class__ is list else answer
+    shown = show(tuple(answer) if answer.__class__ is list else answer)
     if regions > 1:
-        return f"tick {t}: returned {shown!r}, not 0/1/2 or (0/1/2, region in 0..{regions - 1})"
-    return f"tick {t}: returned {shown!r}, not NONE/SPOT/ON_DEMAND (0/1/2)"
+        return f"tick {t}: returned {shown}, not 0/1/2 or (0/1/2, region in 0..{regions - 1})"
+    return f"tick {t}: returned {shown}, not NONE/SPOT/ON_DEMAND (0/1/2)"
 
 
 def deadline_ticks(spec) -> int:

@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from evaluators.answers import show
+
 
 class InvalidSchedule(ValueError):
     """The returned order is not a permutation of the workload's transactions."""
@@ -13,7 +15,7 @@ class InvalidSchedule(ValueError):
 
 def _as_index(value: object, position: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise InvalidSchedule(f"entry {position} is {value!r} ({type(value).__name__}), not an int transaction index")
+        raise InvalidSchedule(f"entry {position} is {show(value)} ({type(value).__name__}), not an int transaction index")
     return int(value)
 
 
