@@ -13,7 +13,6 @@ no future, fall back to the seed's logic, and score exactly what the seed scores
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sqlite3
 from pathlib import Path

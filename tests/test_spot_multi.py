@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from boundary import stage_outcome, stage_result
+from boundary import stage_result
 
 from evaluators.protocol import StageResult
 from evaluators.spot.multi import MultiRegionEvaluator

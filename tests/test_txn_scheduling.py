@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from boundary import source_of, stage_outcome, stage_result
+from boundary import source_of, stage_result
 
 from evaluators.protocol import StageResult
 from evaluators.txn.cost import Compiled, makespan, start_times

@@ -344,7 +344,7 @@ class Store:
             rows = session.scalars(
                 select(m.Proposal).where(m.Proposal.run_id == run_id).order_by(m.Proposal.iteration, m.Proposal.id)
             )
-            return [(made.get(p.id), _proposal_record(p)) for p in rows]
+            return [(made.get(p.id), proposal_record(p)) for p in rows]
 
     def model_usage(self, run_id: int) -> list[dict]:
         """Per model: calls, tokens, dollars, retries, unpriced calls, prompt-writing calls, and
