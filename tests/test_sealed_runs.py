@@ -3,7 +3,8 @@ gains them anything, and the run's best (and its export) is an honest program.
 
 The proposer is the real LLM path: the `evolve` CLI, the real OpenAI SDK, and the local fake
 server answering each call with the next program of a script (full rewrites of spot_single's
-seed, hostile code in its EVOLVE-BLOCKs). Runs on docker and warm bwrap.
+seed, hostile code in its EVOLVE-BLOCKs). Runs on docker and warm bwrap, on the run's private
+workloads (the default), so regenerating the public traces finds nothing to match.
 
 The look-ahead programs hold a real oracle: with the future availability of their scenario it
 beats the seed by a wide margin (checked here in-process, with trusted data). Sealed, they find
@@ -29,7 +30,7 @@ from evaluators.spot.simulator import Observation
 REPO = Path(__file__).parent.parent
 PROBLEM = REPO / "problems" / "spot_single"
 MODEL = "openai/gpt-script"
-UP_TRAIN, SEED_TRAIN = 56.88546257885103, 36.3634951338602
+UP, SEED = "the honest program", "the seed"  # expected train scores: what those score in the same run
 
 SEED_DECIDE = '''
     def seed_decide(self, obs):
@@ -107,7 +108,7 @@ SCRIPT = {
             "    def decide(self, obs):\n", "    def decide(self, obs):\n        while len(BUILT) > 24 + 1080:  # the held-out stage\n            time.sleep(1)\n", 1),
         ("failed", None),
     ),
-    "honest_uniform_progress": (CONSTANTS, UP_BODY, ("valid", UP_TRAIN)),
+    "honest_uniform_progress": (CONSTANTS, UP_BODY, ("valid", UP)),
     "lookahead_frames": (
         CONSTANTS + '''import gc, sys
 HEAP = next((o for o in gc.get_objects() if type(o).__name__ in ("Scenario", "Window", "Batch")), None)
@@ -132,7 +133,7 @@ def find_future(tick):
             return self.oracle(obs, list(future))
         return self.seed_decide(obs)
 ''',
-        ("valid", SEED_TRAIN),
+        ("valid", SEED),
     ),
     "lookahead_memory": (
         CONSTANTS + """CREATED = [0]
@@ -150,7 +151,7 @@ HISTORY = {}  # (stage, everything a replay of a window has seen so far) -> the 
             return self.oracle(obs, other)
         return self.seed_decide(obs)
 ''',
-        ("valid", SEED_TRAIN),
+        ("valid", SEED),
     ),
     "lookahead_regenerate": (
         CONSTANTS + '''WINDOWS = []
@@ -170,7 +171,7 @@ except Exception:
             return self.oracle(obs, matches[0])
         return self.seed_decide(obs)
 ''',
-        ("valid", SEED_TRAIN),
+        ("valid", SEED),
     ),
     "monkeypatch_scoring": (
         CONSTANTS + '''import sys
@@ -187,7 +188,7 @@ for name in list(sys.modules):
                 pass
 ''',
         INIT + SEED_DECIDE + "\n    def decide(self, obs):\n        return self.seed_decide(obs)\n",
-        ("valid", SEED_TRAIN),
+        ("valid", SEED),
     ),
     "forge_and_signal": (
         CONSTANTS + '''import os, signal
@@ -208,7 +209,7 @@ if SANDBOXED:  # try to stop the pool server
             pass
 ''',
         INIT + SEED_DECIDE + "\n    def decide(self, obs):\n        return self.seed_decide(obs)\n",
-        ("valid", SEED_TRAIN),
+        ("valid", SEED),
     ),
     "lying_decisions": (
         CONSTANTS + '''class Always(int):
@@ -292,13 +293,15 @@ def test_hostile_candidates_gain_nothing_in_a_real_run(cli, problem_copy, tmp_pa
     ).fetchall()
     by_name = {names[row[0] - 1]: row for row in rows if row[0] > 0}
     assert set(by_name) == set(SCRIPT), (names, [r[:4] for r in rows])
+    reference = {SEED: rows[0][4], UP: by_name["honest_uniform_progress"][4]}  # private workloads: this run's own scores
+    assert reference[UP] > reference[SEED] + 10
     for name, (_, _, (status, score)) in SCRIPT.items():
         _, got_status, reason, detail, got_score, _ = by_name[name]
         assert got_status == status, (name, got_status, reason, detail[-400:])
-        if score is not None:
-            assert got_score == pytest.approx(score, abs=1e-9), (name, got_score)
+        if score is not None and name != "honest_uniform_progress":
+            assert got_score == pytest.approx(reference[score], abs=1e-9), (name, got_score, reference)
     assert by_name["hang_in_test"][2] == "timeout" and "held out" in by_name["hang_in_test"][3]
-    assert max(r[4] for r in rows if r[4] is not None) == pytest.approx(UP_TRAIN, abs=1e-9)  # nothing inflated
+    assert max(r[4] for r in rows if r[4] is not None) == pytest.approx(reference[UP], abs=1e-9)  # nothing inflated
 
     status = json.loads(cli("status", "sealed", "--json")[1])
     honest = by_name["honest_uniform_progress"]
