@@ -56,27 +56,43 @@ class Session:
         self.failure: CandidateFailed | None = None
         self.seconds = 0.0  # total round-trip time, on this side's clock
         self.round_trips = 0
+        self._sent_at: float | None = None
 
     def exchange(self, request: dict) -> dict:
+        self.send(request)
+        return self.receive()
+
+    def send(self, request: dict) -> None:
+        """Send one request; its reply must be received before the next is sent."""
         if self.failure is not None:
             raise self.failure
-        started = time.perf_counter()
+        if self._sent_at is not None:
+            raise RuntimeError("a request is already in flight: receive its reply first")
+        self._sent_at = time.perf_counter()
         try:
-            payload = wire.pack(request)
-            wire.send_message(self.sock, payload)
+            wire.send_message(self.sock, wire.pack(request, strict=False))  # our own request: plain data we built
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            self._sent_at = None
+            raise self._fail("crash", f"the candidate's process ended before taking a call ({exc})")
+
+    def receive(self) -> dict:
+        """The reply to the request in flight, decoded and checked; CandidateFailed otherwise."""
+        if self.failure is not None:
+            raise self.failure
+        try:
             reply = wire.unpack_trusted(wire.recv_message(self.sock, self.limits.max_bytes, self.deadline), self.limits)
         except wire.ChannelTimeout:
             raise self._fail("timeout", "no answer before the wall clock limit")
         except wire.ChannelClosed as exc:
             raise self._fail("crash", f"the candidate's process ended while the evaluator waited for an answer ({exc})")
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            raise self._fail("crash", f"the candidate's process ended before taking a call ({exc})")
         except wire.MessageTooLarge as exc:
             raise self._fail("output_limit", str(exc))
         except wire.WireError as exc:
             raise self._fail("invalid_output", str(exc))
         finally:
-            self.seconds += time.perf_counter() - started
+            if self._sent_at is not None:
+                self.seconds += time.perf_counter() - self._sent_at
+            self._sent_at = None
             self.round_trips += 1
         if reply.__class__ is not dict or reply.get("ok") not in (True, False):
             raise self._fail("invalid_output", "the candidate's side answered something that is not a reply")
@@ -120,9 +136,14 @@ class Candidate:
 
     def map(self, function: str, calls: Sequence[Sequence] | None = None, *, columns: list | None = None, returns: Spec | None = None) -> list:
         """Many independent calls of one module-level function, in one round trip."""
+        return self.start_map(function, calls, columns=columns, returns=returns).result()
+
+    def start_map(self, function: str, calls: Sequence[Sequence] | None = None, *, columns: list | None = None,
+                  returns: Spec | None = None) -> "Pending":  # fmt: skip
+        """`map`, sent now, answered by `.result()`: the evaluator may work meanwhile (one call in flight)."""
         columns, count = _columns(calls, columns)
-        reply = self._session.exchange({"op": "call", "target": function, "args": columns, "n": count})
-        return self._answers(reply, count, returns)
+        self._session.send({"op": "call", "target": function, "args": columns, "n": count})
+        return Pending(self, count, returns)
 
     def create(self, cls: str, calls: Sequence[Sequence] | None = None, *, columns: list | None = None) -> Handles:
         """Objects built in the candidate's process (`cls(*args)` per call); handles to them."""
@@ -135,11 +156,16 @@ class Candidate:
     def invoke(self, handles: Handles, method: str, calls: Sequence[Sequence] | None = None, *,
                columns: list | None = None, returns: Spec | None = None) -> list:  # fmt: skip
         """`handle.method(*args)` for each handle, in one round trip: clean answers or Invalid."""
+        return self.start_invoke(handles, method, calls, columns=columns, returns=returns).result()
+
+    def start_invoke(self, handles: Handles, method: str, calls: Sequence[Sequence] | None = None, *,
+                     columns: list | None = None, returns: Spec | None = None) -> "Pending":  # fmt: skip
+        """`invoke`, sent now, answered by `.result()`: the evaluator may work meanwhile (one call in flight)."""
         columns, count = _columns(calls, columns, len(handles))
         if count != len(handles):
             raise ValueError(f"{count} argument rows for {len(handles)} handles")
-        reply = self._session.exchange({"op": "invoke", "handles": handles.ids, "method": method, "args": columns})
-        return self._answers(reply, count, returns)
+        self._session.send({"op": "invoke", "handles": handles.ids, "method": method, "args": columns})
+        return Pending(self, count, returns)
 
     def drop(self, handles: Handles) -> None:
         """Let the candidate's process free these objects (e.g. finished scenarios)."""
@@ -152,6 +178,16 @@ class Candidate:
         if returns is None and Unencodable not in set(map(type, results)):
             return results  # fresh built-ins already: nothing to check
         return [check(returns, value) for value in results]
+
+
+class Pending:
+    """Calls sent to the candidate, whose answers have not been read yet."""
+
+    def __init__(self, candidate: "Candidate", count: int, returns: Spec | None):
+        self._candidate, self._count, self._returns = candidate, count, returns
+
+    def result(self) -> list:
+        return self._candidate._answers(self._candidate._session.receive(), self._count, self._returns)
 
 
 def _columns(calls, columns, default_count: int | None = None) -> tuple[list, int]:
@@ -188,4 +224,4 @@ def _describe(value: object) -> str:
     return f"{len(value)}" if value.__class__ is list else type(value).__name__
 
 
-__all__ = ["Candidate", "Handles", "Invalid", "Session"]
+__all__ = ["Candidate", "Handles", "Invalid", "Pending", "Session"]

@@ -6,8 +6,12 @@ str, bytes, list, dict keyed by scalars) and NumPy arrays of a whitelisted numer
 into objects the candidate built. No pickle anywhere.
 
     message:  4-byte big-endian length, then one msgpack value
-    ext 1:    an array, msgpack [dtype str, shape list, raw bytes]       (both directions)
-    ext 2:    records, msgpack [kind, view or None, names, columns]      (trusted -> candidate only)
+    ext 1:    an array: dtype code (1 byte), ndim (1 byte), shape (ndim x 8 bytes, little-endian),
+              then the raw little-endian data                              (both directions)
+    ext 2:    records, msgpack [kind, view or None, names, columns, rows] (trusted -> candidate only)
+    ext 4:    a column whose rows all hold one value: msgpack of the value   (inside ext 2)
+    ext 5:    a list of answers that are all arrays of one dtype and shape: one stacked array, as
+              ext 1's payload, decoded into a list of fresh arrays           (candidate -> trusted)
     ext 3:    an answer that could not be encoded, utf-8 type name        (candidate -> trusted only)
 """
 
@@ -18,16 +22,18 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import msgpack
 import numpy as np
 
-ARRAY, RECORDS, UNENCODABLE = 1, 2, 3
+ARRAY, RECORDS, UNENCODABLE, CONSTANT, STACKED = 1, 2, 3, 4, 5
 HEADER = struct.Struct(">I")
 MAX_DIMS = 8
-DTYPES = frozenset(
-    np.dtype(name).str for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64")
+DTYPES = tuple(  # the only dtypes that cross, by code (their index here), little-endian
+    np.dtype(name).newbyteorder("<") for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64")
 )
+DTYPE_CODES = {dtype: code for code, dtype in enumerate(DTYPES)}
 
 
 class WireError(Exception):
@@ -92,27 +98,34 @@ def channel_pair() -> tuple[socket.socket, socket.socket]:
 
 
 def send_message(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(HEADER.pack(len(payload)) + payload)
+    header = HEADER.pack(len(payload))
+    if len(payload) < 1 << 16:
+        sock.sendall(header + payload)  # one small copy beats a second system call
+    else:
+        sock.sendall(header)
+        sock.sendall(payload)
 
 
 def recv_message(sock: socket.socket, max_bytes: int, deadline: float | None = None) -> bytes:
-    """One whole message; ChannelClosed, ChannelTimeout, or WireError when it is too large."""
-    size = HEADER.unpack(_recv_exact(sock, HEADER.size, deadline))[0]
+    """One whole message; ChannelClosed, ChannelTimeout, or WireError when it is too large.
+
+    The deadline is set on the socket once per message (setting it is a system call)."""
+    if deadline is not None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ChannelTimeout("no answer before the deadline")
+        sock.settimeout(remaining)
+    size = HEADER.unpack(_recv_exact(sock, HEADER.size))[0]
     if size > max_bytes:
         raise MessageTooLarge(f"an answer of {size} bytes exceeds the {max_bytes}-byte limit")
-    return _recv_exact(sock, size, deadline)
+    return _recv_exact(sock, size)
 
 
-def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes:
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
     buffer = bytearray(size)
     view = memoryview(buffer)
     got = 0
     while got < size:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChannelTimeout("no answer before the deadline")
-            sock.settimeout(remaining)
         try:
             count = sock.recv_into(view[got:])
         except socket.timeout:
@@ -128,15 +141,29 @@ def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes
 # --- encoding (both sides) -----------------------------------------------------------------
 
 
-def pack(value) -> bytes:
+def pack(value, strict: bool = True) -> bytes:
     """Encode plain data, arrays and Records; TypeError for anything else.
 
-    Strict types: a subclass of a built-in is not packed as one (msgpack would trust its length);
+    Strict types (the candidate's side): a subclass of a built-in is not packed as one;
     `_default` copies what it really holds into the plain type through the base type's own
     methods, so overridden __len__, __iter__, __int__... change nothing: a list subclass that lies
-    about its length arrives as the items it holds, and is judged as that.
+    about its length arrives as the items it holds, and is judged as that. The trusted side packs
+    only what it built itself, and may skip that (strict=False: tuples pack natively, faster).
     """
-    return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True)
+    packer = _Packer.strict if strict else _Packer.loose
+    try:
+        return packer.pack(value)
+    except BaseException:
+        packer.reset()  # a packer that failed halfway must not carry its half message into the next
+        raise
+
+
+class _Packer:
+    """Reusable packers: building one costs more than packing a small message. Not re-entrant:
+    `_default` never calls `pack` (nested parts use msgpack.packb)."""
+
+    strict = msgpack.Packer(default=lambda v: _default(v), use_bin_type=True, strict_types=True)
+    loose = msgpack.Packer(default=lambda v: _default(v), use_bin_type=True, strict_types=False)
 
 
 def _default(value):
@@ -144,8 +171,9 @@ def _default(value):
         return msgpack.ExtType(ARRAY, pack_array(value))
     if isinstance(value, Records):
         names = list(value.fields)
-        columns = [value.fields[n] for n in names]
-        return msgpack.ExtType(RECORDS, pack([value.kind, value.view, names, columns]))
+        columns = [_column(value.fields[n]) for n in names]
+        nested = [value.kind, value.view, names, columns, value.rows]
+        return msgpack.ExtType(RECORDS, msgpack.packb(nested, default=_default, use_bin_type=True))  # ours alone
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return value.item()
     for plain, real in _REAL_VALUE:
@@ -173,15 +201,37 @@ class Unsendable(TypeError):
         self.name = name
 
 
+def _column(column):
+    """A column holding one scalar throughout is sent once (a tick number, a machine count...)."""
+    if isinstance(column, np.ndarray):
+        if column.ndim == 1 and len(column) > 1 and (column == column[0]).all():
+            return msgpack.ExtType(CONSTANT, msgpack.packb(column[0].item(), use_bin_type=True))
+    elif isinstance(column, list) and len(column) > 1 and column[0].__class__ in _SCALARS and column.count(column[0]) == len(column):
+        if all(value.__class__ is column[0].__class__ for value in column):  # 1 == 1.0 == True, but they differ
+            return msgpack.ExtType(CONSTANT, msgpack.packb(column[0], use_bin_type=True))
+    return column
+
+
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 def pack_array(array: np.ndarray) -> bytes:
-    if array.dtype.kind not in "biuf" or array.ndim > MAX_DIMS:
+    code = DTYPE_CODES.get(array.dtype.newbyteorder("<"))
+    if code is None or array.ndim > MAX_DIMS:
         raise TypeError(f"cannot send an array of dtype {array.dtype} and {array.ndim} dimensions")
-    array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype)
-    return msgpack.packb([array.dtype.str, list(array.shape), array.tobytes()], use_bin_type=True)
+    array = np.ascontiguousarray(array, dtype=DTYPES[code])
+    return struct.pack(f"<BB{array.ndim}Q", code, array.ndim, *array.shape) + array.tobytes()
 
 
 def pack_answers(results: list) -> bytes:
-    """A list of answers; one that cannot be encoded becomes an Unencodable marker, not a failure."""
+    """A list of answers; one that cannot be encoded becomes an Unencodable marker, not a failure.
+    Answers that are all plain arrays of one dtype and shape cross as one stacked array."""
+    first = results[0] if results else None
+    if first.__class__ is np.ndarray and all(r.__class__ is np.ndarray and r.shape == first.shape and r.dtype == first.dtype for r in results):
+        try:
+            return msgpack.packb(msgpack.ExtType(STACKED, pack_array(np.stack(results))), use_bin_type=True)
+        except TypeError:
+            pass  # an unsendable dtype: judged one by one below
     try:
         return pack(results)
     except (TypeError, ValueError, OverflowError):
@@ -225,6 +275,14 @@ def unpack_trusted(data: bytes, limits: Limits = Limits()) -> object:
             return unpack_array(payload)
         if code == UNENCODABLE:
             return Unencodable(payload.decode("utf-8", "replace")[:100])
+        if code == STACKED:
+            stacked = unpack_array(payload)
+            if stacked.ndim < 1:
+                raise WireError("a stacked answer needs a first axis")
+            arrays[0] += len(stacked)
+            if arrays[0] > limits.max_arrays:
+                raise WireError(f"more than {limits.max_arrays} arrays in one message")
+            return list(stacked)  # fresh views of one fresh copy: one array per answer
         raise WireError(f"unexpected extension type {code}")
 
     try:
@@ -240,21 +298,17 @@ def unpack_trusted(data: bytes, limits: Limits = Limits()) -> object:
 
 
 def unpack_array(data: bytes) -> np.ndarray:
-    """A fresh, writable array from (dtype, shape, bytes), after checking every part."""
-    try:
-        parts = msgpack.unpackb(data, raw=False, use_list=True, max_array_len=MAX_DIMS + 3)
-    except Exception as exc:
-        raise WireError(f"malformed array: {type(exc).__name__}") from None
-    if not (isinstance(parts, list) and len(parts) == 3):
+    """A fresh, writable array from (dtype code, shape, bytes), after checking every part."""
+    if len(data) < 2 or data[0] >= len(DTYPES) or data[1] > MAX_DIMS:
         raise WireError("malformed array header")
-    dtype, shape, raw = parts
-    if dtype.__class__ is not str or dtype not in DTYPES:
-        raise WireError(f"array dtype {dtype!r} is not allowed")
-    if shape.__class__ is not list or len(shape) > MAX_DIMS or any(d.__class__ is not int or d < 0 for d in shape):
-        raise WireError(f"bad array shape {shape!r}")
-    if raw.__class__ is not bytes or math.prod(shape) * np.dtype(dtype).itemsize != len(raw):
+    dtype, ndim = DTYPES[data[0]], data[1]
+    start = 2 + 8 * ndim
+    if len(data) < start:
+        raise WireError("malformed array header")
+    shape = struct.unpack_from(f"<{ndim}Q", data, 2)
+    if math.prod(shape) * dtype.itemsize != len(data) - start:
         raise WireError("array size does not match its shape")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    return np.frombuffer(data, dtype=dtype, offset=start).reshape(shape).copy()
 
 
 # --- decoding on the candidate's side ----------------------------------------------------------
@@ -270,13 +324,18 @@ class RecordsFactory:
     def ext(self, code: int, data: bytes):
         if code == ARRAY:
             return unpack_array(data)
+        if code == CONSTANT:
+            return _Constant(unpack_candidate(data, self))
         if code == RECORDS:
-            kind, view, names, columns = unpack_candidate(data, self)
-            return self.rows(kind, view, names, columns)
+            kind, view, names, columns, count = unpack_candidate(data, self)
+            return self.rows(kind, view, names, columns, count)
         raise ValueError(f"unexpected extension type {code}")
 
-    def rows(self, kind: str, view: str | None, names: list, columns: list) -> list:
-        columns = [c.tolist() if isinstance(c, np.ndarray) and c.ndim == 1 else list(c) for c in columns]
+    def rows(self, kind: str, view: str | None, names: list, columns: list, count: int) -> list:
+        columns = [
+            repeat(c.value, count) if isinstance(c, _Constant) else c.tolist() if isinstance(c, np.ndarray) and c.ndim == 1 else list(c)
+            for c in columns
+        ]
         if view is not None:
             cls = self.resolve(view)
             return [cls(**dict(zip(names, row))) for row in zip(*columns)]
@@ -288,6 +347,11 @@ class RecordsFactory:
             cls = namedtuple(kind if kind.isidentifier() else "Record", names)
             self.classes[key] = partial(tuple.__new__, cls)  # builds a row without a Python-level call
         return list(map(self.classes[key], zip(*columns)))
+
+
+@dataclass(frozen=True)
+class _Constant:
+    value: object
 
 
 def unpack_candidate(data: bytes, factory: RecordsFactory) -> object:

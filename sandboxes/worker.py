@@ -12,6 +12,7 @@ so no process of the same user (a candidate in the process backend) can read its
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -73,6 +74,7 @@ class Worker:
         outcome = run_job(self.evaluator, box, job, limits)
         if box.broken or box.uses >= self.backend.max_uses:  # broken: the job left something behind
             self.retire()
+        gc.freeze()  # the workloads built for this job live on: the collector need not rescan them
         return outcome
 
     def _box(self, limits: Limits):

@@ -4,6 +4,7 @@ built-ins and checked arrays, or a WireError; never an object the candidate buil
 from __future__ import annotations
 
 import socket
+import struct
 
 import msgpack
 import numpy as np
@@ -46,13 +47,27 @@ def test_what_cannot_be_encoded_arrives_as_a_marker_and_checks_as_invalid():
 
 
 @pytest.mark.parametrize(
-    "header",
-    [["|O", [1], b"12345678"], ["<f8", [2], b"1234"], ["<f8", [-1], b""], ["<f8", [1] * 9, b"12345678"], ["xx", [1], b"1"], [1, 2]],
-    ids=["object-dtype", "short-buffer", "negative-shape", "too-many-dims", "unknown-dtype", "not-a-header"],
+    "payload",
+    [
+        bytes([200, 1]) + struct.pack("<Q", 1) + b"x",  # a dtype code outside the table (object, say)
+        bytes([10, 1]) + struct.pack("<Q", 2) + b"1234",  # float64 x 2 needs 16 bytes
+        bytes([10, 1]) + struct.pack("<Q", 2**63),  # a shape that overflows
+        bytes([4, 9]) + struct.pack("<9Q", *[1] * 9) + b"\0" * 8,  # more dimensions than allowed
+        bytes([10, 2]) + b"\0" * 4,  # a header cut short
+        b"",
+    ],
+    ids=["unknown-dtype", "short-buffer", "overflowing-shape", "too-many-dims", "cut-header", "empty"],
 )
-def test_malformed_arrays_are_wire_errors(header):
-    data = msgpack.packb(msgpack.ExtType(wire.ARRAY, msgpack.packb(header, use_bin_type=True)), use_bin_type=True)
+def test_malformed_arrays_are_wire_errors(payload):
+    data = msgpack.packb(msgpack.ExtType(wire.ARRAY, payload), use_bin_type=True)
     with pytest.raises(wire.WireError):
+        wire.unpack_trusted(data)
+
+
+def test_an_array_bomb_is_refused_before_it_costs_memory():
+    empty = msgpack.ExtType(wire.ARRAY, bytes([10, 1]) + struct.pack("<Q", 0))
+    data = msgpack.packb([empty] * 200_000, use_bin_type=True)  # 2.2 MB that would become 200k arrays
+    with pytest.raises(wire.WireError, match="arrays in one message"):
         wire.unpack_trusted(data)
 
 

@@ -82,7 +82,7 @@ class RoutingEvaluator:
         routers = candidate.create("Router", columns=[Records("ClusterInfo", {k: [i[k] for i in infos] for k in infos[0]})])
 
         def ask(indices: list[int], calls: list[tuple]) -> list:
-            return candidate.invoke(routers[indices], "route", columns=lockstep.columns(calls, ("Request", "State")))
+            return candidate.start_invoke(routers[indices], "route", columns=lockstep.columns(calls, ("Request", "State")))
 
         results = lockstep.run([steps(w) for w in workloads], ask, stop=lambda r: r.invalid is not None)
         candidate.drop(routers)

@@ -64,15 +64,19 @@ def run(specs: Sequence, availability: Sequence, decide: Decide) -> list:
     """Outcomes (evaluators.spot.simulator.Outcome) of every scenario, in order.
 
     `availability[i]` holds one boolean sequence per region of scenario i (region 0 first).
+    One call of `decide` per tick for all running scenarios. (Splitting them in two halves that
+    take turns, as evaluators.lockstep does, would let this side work while the candidate
+    decides, but here this side's work is small and the extra round trips cost more.)
     """
     from evaluators.spot.simulator import Outcome
 
     b = Batch(specs, availability)
-    for t in range(int(b.ticks.max()) if b.n else 0):
-        active = np.flatnonzero(~b.finished & (t < b.ticks))
-        if active.size == 0:
-            break
-        _tick(b, t, active, decide)
+    everyone = np.arange(b.n)
+    flight = _start(b, 0, everyone, decide)
+    while flight is not None:
+        t, active, context, answers = flight
+        _apply(b, t, active, context, answers)
+        flight = _start(b, t + 1, everyone, decide)
     od_price = np.array([s.on_demand_price for s in specs])
     spot_price = np.array([s.spot_price for s in specs])
     cost = (b.od_s * od_price + b.spot_s * spot_price) / 3600.0
@@ -87,7 +91,16 @@ def run(specs: Sequence, availability: Sequence, decide: Decide) -> list:
     ]
 
 
-def _tick(b: Batch, t: int, active: np.ndarray, decide: Decide) -> None:
+def _start(b: Batch, t: int, group: np.ndarray, decide: Decide):
+    """Tick t's observations for the group's running scenarios, sent to `decide`; None when done."""
+    active = group[~b.finished[group] & (t < b.ticks[group])]
+    if active.size == 0:
+        return None
+    observation, context = _observe(b, t, active)
+    return t, active, context, decide(active, observation)
+
+
+def _observe(b: Batch, t: int, active: np.ndarray) -> tuple[dict, tuple]:
     tick_s = b.tick_s[active]
     region = b.region[active]
     up = b.avail[active, region, t]
@@ -108,7 +121,11 @@ def _tick(b: Batch, t: int, active: np.ndarray, decide: Decide) -> None:
         "region": region,
         "num_regions": b.regions[active],
     }
-    answers = decide(active, observation)
+    return observation, (tick_s, region, up, last, running, pending, work, job)
+
+
+def _apply(b: Batch, t: int, active: np.ndarray, context: tuple, answers: Sequence[object]) -> None:
+    tick_s, region, up, last, running, pending, work, job = context
     choice, target, bad = _parse(answers, b.regions[active])
 
     moving = (target >= 0) & (target != region) & (choice >= 0)

@@ -74,7 +74,7 @@ class PackingEvaluator:
             return _invalid(len(workloads), "candidate defines no function priority")
 
         def ask(indices: list[int], calls: list[tuple]) -> list:
-            return candidate.map("priority", columns=lockstep.columns(calls, ("VM", "Machines")))
+            return candidate.start_map("priority", columns=lockstep.columns(calls, ("VM", "Machines")))
 
         results = lockstep.run([steps(w) for w in workloads], ask, stop=lambda r: r.invalid is not None)
         for workload, result in zip(workloads, results):

@@ -60,6 +60,10 @@ def check_scores(raw: object, count: int) -> tuple[np.ndarray | None, str | None
     """(scores, None) for a valid answer, else (None, the rule it breaks)."""
     if isinstance(raw, Invalid):
         return None, raw.reason
+    if raw.__class__ is np.ndarray and raw.shape == (count,) and raw.dtype.kind in "iuf":
+        scores = raw.astype(float, copy=False)
+        if np.isfinite(scores).all():
+            return scores, None  # the common case, checked in one pass; the rest says what is wrong
     try:
         scores = np.asarray(raw)
     except Exception as exc:  # noqa: BLE001 - any object the candidate returns
@@ -87,7 +91,8 @@ def simulate(priority, workload: Workload) -> SimResult:
     try:
         vm, machines = next(run)
         while True:
-            vm, machines = run.send(priority(VM(**vm), Machines(**machines)))
+            fresh = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in machines.items()}
+            vm, machines = run.send(priority(VM(**vm), Machines(**fresh)))
     except StopIteration as done:
         return done.value
 
@@ -147,9 +152,9 @@ def steps(workload: Workload):  # noqa: C901 - one tight event loop
         arrivals += in_window
         vm = {"id": r, "time": t, "cpu": cpus[r], "mem": mems[r]}
         machines = {
-            "count": count, "cpu_capacity": pool.cpu, "mem_capacity": pool.mem, "cpu_free": cpu_free.copy(),
-            "mem_free": mem_free.copy(), "n_vms": n_vms.copy(), "time": t,
-        }  # fmt: skip
+            "count": count, "cpu_capacity": pool.cpu, "mem_capacity": pool.mem, "cpu_free": cpu_free,
+            "mem_free": mem_free, "n_vms": n_vms, "time": t,
+        }  # fmt: skip; the live arrays: whoever receives them copies (the wire does, and `simulate`)
         scores, problem = check_scores((yield vm, machines), count)
         if problem is not None:
             return SimResult(0.0, 0.0, 0.0, failed, failed_fp, arrivals, peak, f"VM {r} (t={t:.2f}h, {cpus[r]:g} vCPU, {mems[r]:g} GiB): {problem}")
