@@ -1,4 +1,4 @@
-"""A memory + pids cgroup per job, for the bwrap backend when running as root.
+"""A memory + pids (+ CPU) cgroup per sandbox, for the bwrap backend when running as root.
 
 rlimits bound one process; a cgroup bounds the whole job (every child, tmpfs pages included)
 and tells an out-of-memory kill apart from any other SIGKILL. cgroup v2 (unified) and v1 (the
@@ -110,6 +110,10 @@ def _own_path(controller: str) -> str:
     return ""
 
 
+CPUS = 1.0  # a sandbox gets one core's worth of CPU time, as a docker container does
+PERIOD_US = 100_000
+
+
 def _create_v1(root: Path, name: str, memory_bytes: int, max_pids: int) -> JobCgroup:
     memory = root / "memory" / _own_path("memory") / name
     memory.mkdir(parents=True)
@@ -124,6 +128,13 @@ def _create_v1(root: Path, name: str, memory_bytes: int, max_pids: int) -> JobCg
         pids.mkdir(parents=True)
         (pids / "pids.max").write_text(str(max_pids))
         dirs.append(pids)
+    cpu_root = root / "cpu"
+    if (cpu_root / "cpu.cfs_quota_us").exists():
+        cpu = cpu_root / _own_path("cpu") / name
+        cpu.mkdir(parents=True)
+        (cpu / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+        (cpu / "cpu.cfs_quota_us").write_text(str(int(CPUS * PERIOD_US)))
+        dirs.append(cpu)
     return JobCgroup(tuple(dirs), 1)
 
 
@@ -133,7 +144,8 @@ def _create_v2(root: Path, name: str, memory_bytes: int, max_pids: int) -> JobCg
     for where in (root, parent):
         where.mkdir(exist_ok=True)
         enabled = (where / "cgroup.subtree_control").read_text().split()
-        missing = [f"+{c}" for c in ("memory", "pids") if c not in enabled]
+        available = (where / "cgroup.controllers").read_text().split()
+        missing = [f"+{c}" for c in ("memory", "pids", "cpu") if c not in enabled and (c != "cpu" or c in available)]
         if missing:
             (where / "cgroup.subtree_control").write_text(" ".join(missing))
     job = root / name
@@ -142,4 +154,6 @@ def _create_v2(root: Path, name: str, memory_bytes: int, max_pids: int) -> JobCg
     if (job / "memory.swap.max").exists():
         (job / "memory.swap.max").write_text("0")
     (job / "pids.max").write_text(str(max_pids))
+    if (job / "cpu.max").exists():
+        (job / "cpu.max").write_text(f"{int(CPUS * PERIOD_US)} {PERIOD_US}")
     return JobCgroup((job,), 2)
