@@ -31,8 +31,9 @@ Decide = Callable[[np.ndarray, dict], Sequence[object]]
 class Batch:
     """Per-scenario state, all in seconds (see evaluators.spot.simulator for the model)."""
 
-    def __init__(self, specs: Sequence, availability: Sequence):
+    def __init__(self, specs: Sequence, availability: Sequence, offsets: Sequence[int] | None = None):
         n = len(specs)
+        self.offset = np.zeros(n, dtype=np.int64) if offsets is None else np.asarray(offsets, dtype=np.int64)
         self.n = n
         self.tick_s = np.array([round(s.tick_hours * 3600.0, 6) for s in specs])
         self.job = np.array([round(s.job_hours * 3600.0, 6) for s in specs])
@@ -60,23 +61,25 @@ class Batch:
         self.end_s = np.where(self.finished, 0.0, self.ticks * self.tick_s)
 
 
-def run(specs: Sequence, availability: Sequence, decide: Decide) -> list:
+def run(specs: Sequence, availability: Sequence, decide: Decide, offsets: Sequence[int] | None = None) -> list:
     """Outcomes (evaluators.spot.simulator.Outcome) of every scenario, in order.
 
     `availability[i]` holds one boolean sequence per region of scenario i (region 0 first).
-    One call of `decide` per tick for all running scenarios. (Splitting them in two halves that
+    `offsets[i]` is the step of the stage's clock at which scenario i plays its tick 0
+    (evaluators.spot.timeline: windows of one recording share a clock); default 0 for all.
+    One call of `decide` per step for all running scenarios. (Splitting them in two halves that
     take turns, as evaluators.lockstep does, would let this side work while the candidate
     decides, but here this side's work is small and the extra round trips cost more.)
     """
     from evaluators.spot.simulator import Outcome
 
-    b = Batch(specs, availability)
+    b = Batch(specs, availability, offsets)
     everyone = np.arange(b.n)
-    flight = _start(b, 0, everyone, decide)
-    while flight is not None:
-        t, active, context, answers = flight
-        _apply(b, t, active, context, answers)
-        flight = _start(b, t + 1, everyone, decide)
+    last_step = int((b.offset + b.ticks).max()) if b.n else 0
+    for step in range(last_step):
+        flight = _start(b, step, everyone, decide)
+        if flight is not None:
+            _apply(b, *flight)
     od_price = np.array([s.on_demand_price for s in specs])
     spot_price = np.array([s.spot_price for s in specs])
     cost = (b.od_s * od_price + b.spot_s * spot_price) / 3600.0
@@ -91,16 +94,18 @@ def run(specs: Sequence, availability: Sequence, decide: Decide) -> list:
     ]
 
 
-def _start(b: Batch, t: int, group: np.ndarray, decide: Decide):
-    """Tick t's observations for the group's running scenarios, sent to `decide`; None when done."""
-    active = group[~b.finished[group] & (t < b.ticks[group])]
+def _start(b: Batch, step: int, group: np.ndarray, decide: Decide):
+    """This step's observations for the group's running scenarios, sent to `decide`; None if none runs."""
+    local = step - b.offset[group]
+    active = group[~b.finished[group] & (local >= 0) & (local < b.ticks[group])]
     if active.size == 0:
         return None
+    t = step - b.offset[active]
     observation, context = _observe(b, t, active)
     return t, active, context, decide(active, observation)
 
 
-def _observe(b: Batch, t: int, active: np.ndarray) -> tuple[dict, tuple]:
+def _observe(b: Batch, t: np.ndarray, active: np.ndarray) -> tuple[dict, tuple]:
     tick_s = b.tick_s[active]
     region = b.region[active]
     up = b.avail[active, region, t]
@@ -110,7 +115,7 @@ def _observe(b: Batch, t: int, active: np.ndarray) -> tuple[dict, tuple]:
     pending = np.where(preempted, 0.0, b.pending[active])
     work, job = b.work[active], b.job[active]
     observation = {
-        "tick": np.full(active.size, t, dtype=np.int64),
+        "tick": t.astype(np.int64),
         "elapsed_hours": t * tick_s / 3600.0,
         "work_done_hours": work / 3600.0,
         "remaining_work_hours": (job - work) / 3600.0,
@@ -124,7 +129,7 @@ def _observe(b: Batch, t: int, active: np.ndarray) -> tuple[dict, tuple]:
     return observation, (tick_s, region, up, last, running, pending, work, job)
 
 
-def _apply(b: Batch, t: int, active: np.ndarray, context: tuple, answers: Sequence[object]) -> None:
+def _apply(b: Batch, t: np.ndarray, active: np.ndarray, context: tuple, answers: Sequence[object]) -> None:
     tick_s, region, up, last, running, pending, work, job = context
     choice, target, bad = _parse(answers, b.regions[active])
 
@@ -144,7 +149,7 @@ def _apply(b: Batch, t: int, active: np.ndarray, context: tuple, answers: Sequen
             i = int(active[k])
             b.invalid[i] += 1
             if b.first_invalid[i] is None:
-                b.first_invalid[i] = _describe(t, answers[k], int(b.regions[i]))
+                b.first_invalid[i] = _describe(int(t[k]), answers[k], int(b.regions[i]))
         choice = np.where(wrong, NONE, choice)
 
     idle = choice == NONE

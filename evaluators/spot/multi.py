@@ -1,25 +1,33 @@
-"""MultiRegionEvaluator: the spot_multi problem's stages over synthetic multi-region traces.
+"""MultiRegionEvaluator: the spot_multi problem's stages over multi-region traces.
 
-Same job model and simulator as spot_single (evaluators.spot.simulator, the R-region case): a
-48 h job, deadline 52 h, restart overhead 0.2 h, 195 s ticks; the policy may move between the
-scenario's regions (a move restarts any cluster) and sees spot availability only where it is.
+Same job model and simulators as spot_single (evaluators.spot.simulator, the R-region case;
+evaluators.spot.published_model): a 48 h job, deadline 52 h, restart overhead 0.2 h, 195 s
+ticks, 60 h traces.
 
-Grid per stage: region-set sizes 2..9 x windows per size. Default train = 8 x 40 = 320
-scenarios; test has the same shape from a disjoint seed stream (held out); smoke is one window
-per size (8 scenarios). Scoring is spot_single's (evaluators.spot.scoring): the OD / SPOT
-normalisation, invalid on any missed deadline or invalid decision. All scenarios of a stage run
-in lockstep in the candidate's process (evaluators.spot.play), each on its own traces.
+Synthetic grid per stage: region-set sizes 2..9 x windows per size, zones of the published set
+calibrated to the real traces (evaluators.spot.regions). Default train = 8 x 40 = 320 scenarios;
+test has the same shape from a disjoint seed stream (held out); smoke is one window per size.
+`traces` (a path to the published real traces, evaluators.spot.recorded): train is the
+leaderboard's six region-set groups (34 scenarios, windows 0..7), test the same groups on
+windows 50..57; smoke stays synthetic (the module doc of evaluators.spot.evaluator says why real
+traces are for scoring programs, not for a run's held-out guard).
+
+`model`: "strict" (ours: moving restarts any cluster, only the current region is visible, one
+spot price, a missed deadline or an invalid decision is invalid) or "published" (the
+leaderboard's: moves are free unless the cluster type changes, every region's present is
+visible, spot billed at the trace's own price; scored per region-set group as published).
 """
 
 from __future__ import annotations
 
 from evaluators.candidate import Candidate
 from evaluators.protocol import StageResult
+from evaluators.spot import grids
 from evaluators.spot.lockstep import deadline_ticks
-from evaluators.spot.play import play
-from evaluators.spot.regions import TICK_SECONDS, make_region_windows
-from evaluators.spot.scoring import Scenario, summarise
+from evaluators.spot.regions import TICK_SECONDS, TRACE_TICKS, make_region_windows
+from evaluators.spot.scoring import Scenario
 from evaluators.spot.simulator import JobSpec
+from evaluators.spot.stages import MODELS, run_grid
 
 DEFAULT_COUNTS = (2, 3, 4, 5, 6, 7, 8, 9)
 
@@ -29,7 +37,7 @@ class MultiRegionEvaluator:
 
     seed: base seed (stages use disjoint streams). train_windows / test_windows / smoke_windows:
     scenarios per region-set size. region_counts: the sizes (1..9). deadline_hours,
-    overhead_hours, job_hours: the job (hours).
+    overhead_hours, job_hours: the job (hours). model: "strict" or "published". traces: a path.
     """
 
     def __init__(
@@ -43,20 +51,28 @@ class MultiRegionEvaluator:
         deadline_hours: float = 52.0,
         overhead_hours: float = 0.2,
         job_hours: float = 48.0,
+        model: str = "strict",
+        traces: str | None = None,
     ) -> None:
         if deadline_hours < job_hours or not region_counts:
             raise ValueError("need a deadline >= job_hours and at least one region-set size")
         deadline_ticks(JobSpec(job_hours=float(job_hours), deadline_hours=float(deadline_hours), tick_hours=TICK_SECONDS / 3600))
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, not {model!r}")
         self.stages: tuple[str, ...] = ("smoke", "train", "test")
         self.seed = int(seed)
+        self.model = model
         self._windows = {"smoke": int(smoke_windows), "train": int(train_windows), "test": int(test_windows)}
         self._counts = tuple(int(c) for c in region_counts)
         self._deadline = float(deadline_hours)
         self._overhead = float(overhead_hours)
         self._job = float(job_hours)
-        self._cache: dict[str, list[Scenario]] = {}
+        self._traces = traces
+        self._cache: dict[str, grids.Grid] = {}
+        if traces:
+            self._cache["train"] = self._build("train")  # a wrong path or format fails here, at load
 
-    def scenarios(self, stage: str) -> list[Scenario]:
+    def grid(self, stage: str) -> grids.Grid:
         """The stage's scenarios, built on first use and cached."""
         if stage not in self.stages:
             raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
@@ -64,40 +80,20 @@ class MultiRegionEvaluator:
             self._cache[stage] = self._build(stage)
         return self._cache[stage]
 
-    def _build(self, stage: str) -> list[Scenario]:
-        ticks = round(self._deadline * 3600 / TICK_SECONDS)
-        windows = make_region_windows(
-            seed=self.seed, stage=stage, counts=self._counts, windows_per_count=self._windows[stage], window_ticks=ticks
-        )
+    def scenarios(self, stage: str) -> list[Scenario]:
+        return list(self.grid(stage).scenarios)
+
+    def _build(self, stage: str) -> grids.Grid:
+        if self._traces and stage != "smoke":
+            return grids.real_multi(self._traces, self._deadline, self._overhead, self._job, held_out=stage == "test")
+        windows = make_region_windows(seed=self.seed, stage=stage, counts=self._counts, windows_per_count=self._windows[stage],
+                                      window_ticks=TRACE_TICKS)  # fmt: skip
         scenarios = []
         for w in windows:
-            spec = JobSpec(
-                job_hours=self._job,
-                deadline_hours=self._deadline,
-                restart_overhead_hours=self._overhead,
-                tick_hours=TICK_SECONDS / 3600,
-                num_regions=len(w.zones),
-            )
+            spec = JobSpec(job_hours=self._job, deadline_hours=self._deadline, restart_overhead_hours=self._overhead,
+                           tick_hours=TICK_SECONDS / 3600, num_regions=len(w.zones))  # fmt: skip
             scenarios.append(Scenario(f"{len(w.zones)} regions", w.label, spec, w.available, w.mean_availability))
-        return scenarios
+        return grids.synthetic(scenarios)
 
     def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
-        scenarios = self.scenarios(stage)
-        if not candidate.defines("Policy"):
-            return StageResult(
-                metrics={"score": 0.0, "scenarios": float(len(scenarios))},
-                valid=False,
-                reason="candidate defines no class Policy",
-                feedback="Define `class Policy` with __init__(self, spec) and decide(self, obs).",
-            )
-        outcomes = play(candidate, [s.spec for s in scenarios], [s.available for s in scenarios])
-        report = summarise(stage, scenarios, outcomes, group_label="region-set size")
-        n = len(outcomes)
-        metrics = dict(report.metrics)
-        metrics["region_switches"] = sum(o.region_switches for o in outcomes) / n
-        metrics["failed_launches"] = sum(o.failed_launches for o in outcomes) / n
-        feedback = (
-            f"{report.feedback}\nper scenario: {metrics['region_switches']:.1f} region moves, "
-            f"{metrics['failed_launches']:.1f} failed spot launches after a move"
-        )
-        return StageResult(metrics=metrics, valid=report.valid, reason=report.reason, feedback=feedback)
+        return run_grid(stage, self.grid(stage), candidate, self.model, "region-set size")

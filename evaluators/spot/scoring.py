@@ -30,8 +30,9 @@ class Scenario:
     trace_type: str
     window_label: str
     spec: JobSpec
-    available: tuple[bool, ...]
+    available: tuple  # one region: availability per tick; several: one such tuple per region
     mean_availability: float
+    prices: tuple | None = None  # per region: spot price per tick (real multi-region traces), or None
 
     @property
     def label(self) -> str:
