@@ -2,10 +2,15 @@
 
 The candidate module defines `schedule(workload) -> list[int]`, a permutation of the workload's
 transactions (see evaluators.txn.view for what `workload` offers: the view is built in the
-candidate's process from plain data). The workloads of a stage are independent, so they go in
-one batch: one round trip per stage. Each returned order is checked strictly
-(evaluators.txn.validation) and scored here with the evaluator's own copy of the transactions
-(evaluators.txn.cost).
+candidate's process from plain data), or `schedule_all(workloads) -> list of orders` for a
+whole stage at once (the form a published ADRS program takes behind evaluators.shims.txn_simulator).
+The workloads of a stage are independent, so they go in one batch: one round trip per stage.
+Each returned order is checked strictly (evaluators.txn.validation) and scored here with the
+evaluator's own copy of the transactions (evaluators.txn.cost, `cost_model` "per_step", ADRS's
+and the default, or "strict_2pl").
+
+`workloads`: a path to the published workloads (evaluators.txn.workloads.load_published); they
+are then every stage's workloads (smoke: the first), scored exactly as the leaderboard does.
 
 Score (leaderboard form), over the workloads of a stage, with sums of makespans:
 
@@ -24,9 +29,9 @@ import numpy as np
 from evaluators.answers import Invalid
 from evaluators.candidate import Candidate
 from evaluators.protocol import StageResult
-from evaluators.txn.cost import Compiled, makespan
+from evaluators.txn.cost import MODELS, Compiled, makespan
 from evaluators.txn.validation import InvalidSchedule, check_order
-from evaluators.txn.workloads import TxnWorkload, make_workloads
+from evaluators.txn.workloads import TxnWorkload, load_published, make_workloads
 from sandboxes.wire import Records
 
 VIEW = "evaluators.txn.view:Workload"
@@ -43,13 +48,18 @@ def normalised_score(total: float, sequential: float, minimum: float) -> float:
 
 
 class TxnEvaluator:
-    """Transaction ordering. seed: base seed; *_workloads: workloads per stage (100 txns each)."""
+    """Transaction ordering. seed: base seed; *_workloads: workloads per stage (100 txns each);
+    cost_model: "per_step" or "strict_2pl"; workloads: the published workloads (a path)."""
 
-    def __init__(self, *, seed: int = 20250301, smoke_workloads: int = 2, train_workloads: int = 20,
-                 test_workloads: int = 20) -> None:
+    def __init__(self, *, seed: int = 20250301, smoke_workloads: int = 3, train_workloads: int = 21,
+                 test_workloads: int = 21, cost_model: str = "per_step", workloads: str | None = None) -> None:
+        if cost_model not in MODELS:
+            raise ValueError(f"cost_model must be one of {MODELS}, not {cost_model!r}")
         self.stages: tuple[str, ...] = ("smoke", "train", "test")
         self.seed = int(seed)
+        self.cost_model = cost_model
         self._counts = {"smoke": int(smoke_workloads), "train": int(train_workloads), "test": int(test_workloads)}
+        self._published = load_published(workloads) if workloads else None  # a wrong path or format fails here
         self._cache: dict[str, list[tuple[TxnWorkload, Compiled, int]]] = {}
 
     def workloads(self, stage: str) -> list[tuple[TxnWorkload, Compiled, int]]:
@@ -58,22 +68,34 @@ class TxnEvaluator:
             raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
         if stage not in self._cache:
             built = []
-            for w in make_workloads(self.seed, stage, self._counts[stage]):
-                compiled = Compiled(w.txns, w.num_keys)
+            for w in self._stage_workloads(stage):
+                compiled = Compiled(w.txns, w.num_keys, self.cost_model)
                 built.append((w, compiled, makespan(compiled, range(len(w.txns)))))
             self._cache[stage] = built
         return self._cache[stage]
 
+    def _stage_workloads(self, stage: str) -> list[TxnWorkload]:
+        if self._published is not None:
+            return self._published[:1] if stage == "smoke" else list(self._published)
+        return make_workloads(self.seed, stage, self._counts[stage])
+
     def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
         workloads = self.workloads(stage)
-        if not candidate.defines("schedule"):
+        whole = not candidate.defines("schedule") and candidate.defines("schedule_all")
+        if not candidate.defines("schedule") and not whole:
             return _invalid(len(workloads), "candidate defines no function schedule(workload)")
         views = Records("Workload", {
             "txns": [w.txns for w, _, _ in workloads], "num_keys": [w.num_keys for w, _, _ in workloads],
-            "seed": [w.seed for w, _, _ in workloads],
+            "seed": [w.seed for w, _, _ in workloads], "cost_model": [self.cost_model] * len(workloads),
+            "source": [w.source for w, _, _ in workloads],
         }, view=VIEW)  # fmt: skip
         before = candidate.seconds
-        orders = candidate.map("schedule", columns=[views])
+        if whole:
+            orders = candidate.map("schedule_all", columns=[[views]])[0]  # one call: the list of every view
+            if orders.__class__ is not list or len(orders) != len(workloads):
+                return _invalid(len(workloads), f"schedule_all returned {_count(orders)} orders for {len(workloads)} workloads")
+        else:
+            orders = candidate.map("schedule", columns=[views])
         algo_s = candidate.seconds - before
         rows, corr = [], []
         for (w, compiled, sequential), order in zip(workloads, orders):
@@ -88,6 +110,10 @@ class TxnEvaluator:
         report = _report(stage, rows, algo_s)
         report.metrics["length_order_corr"] = float(np.mean(corr))
         return report
+
+
+def _count(orders: object) -> str:
+    return str(len(orders)) if orders.__class__ is list else type(orders).__name__
 
 
 def _length_order_corr(lengths: tuple[int, ...], order: list[int]) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from evaluators.txn.cost import Compiled, place, start_time
+from evaluators.txn.cost import IDLE, Compiled, place, start_time
 
 
 class Schedule:
@@ -59,18 +59,22 @@ class Schedule:
 class Workload:
     """One workload as the candidate sees it.
 
-    txns: tuple of transactions, each a tuple of operations ("r" or "w", key) with int keys.
-    lengths: operations per transaction. num_txns, num_keys. seed: an int for the candidate's own
-    random.Random, so its result is deterministic.
+    txns: tuple of transactions, each a tuple of steps: ("r" or "w", key) with int keys, or
+    ("*", None) for an idle step. lengths: time units per transaction. num_txns, num_keys.
+    seed: an int for the candidate's own random.Random, so its result is deterministic.
+    cost_model: "per_step" or "strict_2pl" (evaluators.txn.cost). source: the workload in the
+    published JSON format (what ADRS's programs read).
     """
 
-    def __init__(self, txns, num_keys: int, seed: int):
-        self.txns = tuple(tuple(("w" if w else "r", k) for w, k in t) for t in txns)
-        self.lengths = tuple(len(t) for t in txns)
+    def __init__(self, txns, num_keys: int, seed: int, cost_model: str = "per_step", source: str = ""):
+        self.txns = tuple(tuple(("*", None) if k == IDLE else ("w" if w else "r", k) for w, k in t) for t in txns)
         self.num_txns = len(self.txns)
         self.num_keys = num_keys
         self.seed = seed
-        self._c = Compiled(txns, num_keys)
+        self.cost_model = cost_model
+        self.source = source
+        self._c = Compiled(txns, num_keys, cost_model)
+        self.lengths = self._c.lengths
 
     def new_schedule(self) -> Schedule:
         return Schedule(self._c)
