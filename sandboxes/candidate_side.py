@@ -13,7 +13,11 @@ from pathlib import Path
 import sandboxes
 
 SERVER_MODULES = ("__init__.py", "candidate_server.py", "errors.py", "hardening.py", "pool_server.py", "scratch.py", "seccomp.py", "wire.py")
-VIEW_MODULES = ("evaluators/__init__.py", "evaluators/txn/__init__.py", "evaluators/txn/cost.py", "evaluators/txn/view.py")
+VIEW_MODULES = (
+    "evaluators/__init__.py", "evaluators/txn/__init__.py", "evaluators/txn/cost.py", "evaluators/txn/view.py",
+    "evaluators/txn/adrs_format.py", "evaluators/shims/__init__.py", "evaluators/shims/sky_spot.py",
+    "evaluators/shims/txn_simulator.py", "evaluators/shims/eplb_torch.py",
+)  # fmt: skip
 
 
 def code_root() -> Path:

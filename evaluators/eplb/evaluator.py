@@ -19,6 +19,12 @@ between the naive load-oblivious placement (score 0) and perfect balance (score 
 Reported beside it, not ranked on (timing varies from run to run and machine to machine): the
 median seconds per call t and the ADRS leaderboard score
 90 * B + 5 * min(0.002 / t, 2) - (min(20 t, 20) if t > 0.01 else 0).
+
+`model="published"` scores as the leaderboard does instead (evaluators.eplb.published: its
+balancedness, a ratio of sums, its rules, and its runtime term in the ranked score, with the
+mean time per call measured here as the round trip), and `workload` (a path to the published
+expert-load.json) replaces the synthetic traces: its windows are every stage's (smoke: the
+first two).
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ import numpy as np
 from evaluators.answers import Invalid
 from evaluators.candidate import Candidate
 from evaluators.eplb.balance import layer_balancedness, naive_placement
+from evaluators.eplb import published
 from evaluators.eplb.layout import Layout
 from evaluators.eplb.validation import InvalidPlacement, check_placement
 from evaluators.eplb.workloads import make_trace
 from evaluators.protocol import StageResult
+
+MODELS = ("strict", "published")
 
 
 def leaderboard_score(balancedness: float, seconds: float) -> float:
@@ -43,14 +52,22 @@ def leaderboard_score(balancedness: float, seconds: float) -> float:
 
 class EplbEvaluator:
     """seed: base seed; *_traces: traces per stage; windows: windows per trace (windows - 1 calls
-    each); layers: MoE layers (58 as in DeepSeek-V3)."""
+    each); layers: MoE layers (58 as in DeepSeek-V3); model: "strict" or "published";
+    workload: the published expert-load.json (a path)."""
 
     def __init__(self, *, seed: int = 20250214, smoke_traces: int = 1, train_traces: int = 8, test_traces: int = 8,
-                 windows: int = 4, smoke_windows: int = 2, layers: int = 58) -> None:
+                 windows: int = 4, smoke_windows: int = 2, layers: int = 58, model: str = "strict",
+                 workload: str | None = None) -> None:  # fmt: skip
         if windows < 2 or smoke_windows < 2:
             raise ValueError("a trace needs at least two windows (place on one, score on the next)")
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, not {model!r}")
         self.stages: tuple[str, ...] = ("smoke", "train", "test")
         self.seed = int(seed)
+        self.model = model
+        self._published = published.load_windows(workload) if workload else None  # a wrong path or format fails here
+        if self._published is not None:
+            layers = self._published.shape[1]
         self.layout = Layout(num_layers=int(layers))
         self._plan = {"smoke": (int(smoke_traces), int(smoke_windows)), "train": (int(train_traces), int(windows)),
                       "test": (int(test_traces), int(windows))}
@@ -62,7 +79,10 @@ class EplbEvaluator:
             raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
         if stage not in self._cache:
             count, windows = self._plan[stage]
-            traces = [make_trace(self.seed, stage, i, self.layout, windows) for i in range(count)]
+            if self._published is not None:
+                traces = [self._published[:2] if stage == "smoke" else self._published]
+            else:
+                traces = [make_trace(self.seed, stage, i, self.layout, windows) for i in range(count)]
             phy2log, _, logcnt = naive_placement(self.layout, self.layout.num_layers)
             naive = np.mean([layer_balancedness(t[w + 1], phy2log, logcnt, self.layout).mean()
                              for t in traces for w in range(len(t) - 1)])
@@ -84,17 +104,32 @@ class EplbEvaluator:
                 if isinstance(result, Invalid):
                     return _invalid(f"{label}: rebalance_experts {result.reason}")
                 try:
+                    if self.model == "published":
+                        log2phy, logcnt = published.check_published(result, trace[w + 1], lay)
+                        calls.append((label, published.balancedness(trace[w + 1], log2phy, logcnt, lay), seconds))
+                        continue
                     phy2log, logcnt = check_placement(result, trace[w], lay)
                 except InvalidPlacement as exc:
                     return _invalid(f"{label}: {exc}")
                 per_layer = layer_balancedness(trace[w + 1], phy2log, logcnt, lay)
                 calls.append((label, per_layer, seconds, logcnt.max(axis=1)))
-        return _report(stage, calls, naive)
+        return _published_report(stage, calls) if self.model == "published" else _report(stage, calls, naive)
 
 
 def _invalid(reason: str) -> StageResult:
     return StageResult(metrics={"score": 0.0}, valid=False, reason=reason,
                        feedback=f"{reason}. Return (phy2log, log2phy, logcnt) as integer arrays, consistent with each other.")
+
+
+def _published_report(stage: str, calls: list) -> StageResult:
+    balanced = float(np.mean([c[1] for c in calls]))
+    seconds = float(np.mean([c[2] for c in calls]))
+    score = leaderboard_score(balanced, seconds)
+    metrics = {"score": score, "balancedness": balanced, "rebalance_ms": seconds * 1000.0, "calls": float(len(calls))}
+    feedback = (f"{stage} (published scoring): balancedness {balanced:.4f} (sum of mean GPU loads / sum of max GPU loads "
+                f"on the next window, averaged over {len(calls)} calls), {seconds * 1000:.2f} ms per call (mean) "
+                f"-> 90 x {balanced:.4f} + speed term = {score:.2f}")  # fmt: skip
+    return StageResult(metrics=metrics, feedback=feedback)
 
 
 def _report(stage: str, calls: list, naive: float) -> StageResult:

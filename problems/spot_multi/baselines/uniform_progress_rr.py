@@ -1,11 +1,9 @@
-"""Uniform Progress with round-robin region switching (the ADRS multi-region baseline).
+"""Uniform Progress with round-robin region switching (the ADRS paper's multi-region baseline).
 
-Uniform Progress (Can't Be Late, NSDI'24) in the current region: spot whenever available;
-without spot, wait while ahead of the straight line from 0 work at time 0 to the whole job at
-the deadline and run on-demand while behind it; an on-demand cluster already running is kept
-until spot returns; safety net as in the single-region policy. Round-robin: when the spot
-cluster is preempted, or while waiting with no spot here, move to the next region of the set
-(region + 1, wrapping), where availability becomes visible from the next tick.
+Uniform Progress as published (`rc_cr_threshold`, see spot_single's baselines/uniform_progress.py)
+in the current region. Round-robin: while waiting with no spot here (not on on-demand), move to
+the next region of the set (region + 1, wrapping), where availability becomes visible from the
+next tick. Ported to our interface with the original's arithmetic in seconds.
 """
 
 import math
@@ -17,34 +15,34 @@ ON_DEMAND = 2
 
 class Policy:
     def __init__(self, spec):
-        self.tick = spec.tick_hours
-        self.overhead = spec.restart_overhead_hours
-        self.rate = spec.job_hours / spec.deadline_hours
+        self.gap = round(spec.tick_hours * 3600)
+        self.task = spec.job_hours * 3600
+        self.deadline = spec.deadline_hours * 3600
+        self.overhead = spec.restart_overhead_hours * 3600
         self.regions = spec.num_regions
 
     def decide(self, obs):
-        tick = self.tick
-        overhead = self.overhead
+        gap, d, c0, r0 = self.gap, self.overhead, self.task, self.deadline
+        elapsed = obs.tick * gap
+        remaining_time = math.floor((r0 - elapsed) / gap) * gap
+        done = round(obs.work_done_hours * 3600, 6)
+        remaining_task = c0 - done
+        if remaining_task <= 1e-3:
+            return NONE
         has_spot = obs.spot_available
-        running = obs.last_cluster
-        if running == SPOT and not has_spot:
-            running = NONE  # preempted
-
-        choice = SPOT if has_spot else NONE
-        if obs.work_done_hours - obs.elapsed_hours * self.rate < 0:  # behind the line
-            choice = SPOT if has_spot else ON_DEMAND
-        if running == ON_DEMAND and not has_spot:
-            choice = ON_DEMAND
-
-        ticks_left = round(obs.remaining_time_hours / tick)
-        work = obs.remaining_work_hours
-        if math.ceil((work + 2 * overhead) / tick - 1e-9) >= ticks_left and running != SPOT:
-            choice = ON_DEMAND
-        if math.ceil((work + overhead) / tick - 1e-9) >= ticks_left:
-            if running == SPOT and obs.pending_overhead_hours < 1e-9:
-                choice = SPOT
+        current = NONE if obs.last_cluster == SPOT and not has_spot else obs.last_cluster  # a preempted spot is gone
+        request = SPOT if has_spot else NONE
+        if done - elapsed * c0 / r0 < 0:  # behind the line
+            request = SPOT if has_spot else ON_DEMAND
+        if current == ON_DEMAND and (not has_spot or (elapsed + 2 * d) * c0 / r0 - done >= 0):
+            request = ON_DEMAND  # not yet two restarts ahead: keep the on-demand cluster
+        if math.ceil((remaining_task + 2 * d) / gap) * gap >= remaining_time and current in (NONE, ON_DEMAND):
+            request = ON_DEMAND
+        if math.ceil((remaining_task + d) / gap) * gap >= remaining_time:
+            if current == SPOT and obs.pending_overhead_hours * 3600 < 1e-3:
+                request = SPOT
             else:
-                choice = ON_DEMAND
-        if not has_spot and running != ON_DEMAND and self.regions > 1:
-            return (choice, (obs.region + 1) % self.regions)  # round-robin to the next region
-        return choice
+                request = ON_DEMAND
+        if request == NONE and self.regions > 1:
+            return (NONE, (obs.region + 1) % self.regions)  # round-robin while waiting
+        return request

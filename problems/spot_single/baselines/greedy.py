@@ -1,9 +1,11 @@
-"""Greedy (the published "strawman" of Can't Be Late, NSDI'24).
+"""Greedy, the published "strawman" of Can't Be Late (NSDI'24; `strawman` in its simulator).
 
-Use spot whenever it is available, otherwise wait (NONE), until the remaining work plus one
-restart, rounded up to whole ticks, no longer fits in the whole ticks left; from then on run
-on-demand, except that a spot cluster already running (with its restart overhead paid) is kept
-until it is preempted. With zero restart overhead it takes spot whenever it can.
+Spot whenever it is available, otherwise wait (NONE). Deadline safety, in whole ticks as the
+original computes it: once the work left plus two restart overheads no longer fits in the whole
+ticks before the deadline, a stopped or on-demand job goes on-demand; once the work left plus
+one overhead no longer fits, everything goes on-demand except a running spot cluster whose
+overhead is paid, which is kept until it is preempted (with no overhead at all, spot whenever
+available). Ported to our interface with the original's arithmetic in seconds.
 """
 
 import math
@@ -15,23 +17,27 @@ ON_DEMAND = 2
 
 class Policy:
     def __init__(self, spec):
-        self.tick = spec.tick_hours
-        self.overhead = spec.restart_overhead_hours
+        self.gap = round(spec.tick_hours * 3600)
+        self.task = spec.job_hours * 3600
+        self.deadline = spec.deadline_hours * 3600
+        self.overhead = spec.restart_overhead_hours * 3600
 
     def decide(self, obs):
-        tick = self.tick
-        running = obs.last_cluster
-        if running == SPOT and not obs.spot_available:
-            running = NONE  # preempted
-        choice = SPOT if obs.spot_available else NONE
-
-        ticks_left = round(obs.remaining_time_hours / tick)
-        ticks_needed = math.ceil((obs.remaining_work_hours + self.overhead) / tick - 1e-9)
-        if ticks_needed >= ticks_left:
-            if running == SPOT and obs.pending_overhead_hours < 1e-9:
-                choice = SPOT  # a preemption now still leaves time to finish on on-demand
+        gap, d = self.gap, self.overhead
+        remaining_time = math.floor((self.deadline - obs.tick * gap) / gap) * gap
+        remaining_task = self.task - round(obs.work_done_hours * 3600, 6)
+        if remaining_task <= 1e-3:
+            return NONE
+        has_spot = obs.spot_available
+        current = NONE if obs.last_cluster == SPOT and not has_spot else obs.last_cluster  # a preempted spot is gone
+        request = SPOT if has_spot else NONE
+        if math.ceil((remaining_task + 2 * d) / gap) * gap >= remaining_time and current in (NONE, ON_DEMAND):
+            request = ON_DEMAND
+        if math.ceil((remaining_task + d) / gap) * gap >= remaining_time:
+            if current == SPOT and obs.pending_overhead_hours * 3600 < 1e-3:
+                request = SPOT  # keep the spot cluster until it is preempted
             else:
-                choice = ON_DEMAND
-            if self.overhead == 0 and obs.spot_available:
-                choice = SPOT
-        return choice
+                request = ON_DEMAND
+            if d == 0 and has_spot:
+                request = SPOT
+        return request
