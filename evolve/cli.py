@@ -18,7 +18,7 @@ from evolve.errors import EvolveError, UserError
 from evolve.evaluate import evaluate_program
 from evolve.events import RunStatus
 from evolve.export import export_answers, export_best
-from evolve.problem import load_problem
+from evolve.problem import check_evaluator, load_problem, parse_param, with_params
 from evolve.problems_index import find_problem, list_problems, shipped_root
 from evolve.report import run_summary
 from evolve.llm_config import build_llm, read_config_file, replay_run_settings
@@ -336,9 +336,13 @@ def eval_cmd(
     sandbox: SandboxOpt = "auto",
     timeout: Annotated[Optional[float], typer.Option(help="Wall-clock limit per stage, seconds.")] = None,
     as_json: JsonFlag = False,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="Evaluator parameter KEY=VALUE, e.g. model=published, traces=PATH (repeatable).")] = None,
 ) -> None:
     """Score any program on every stage (train and held-out test) of a problem."""
     prob = load_problem(find_problem(problem))
+    if param:
+        prob = with_params(prob, dict(parse_param(p) for p in param))
+    check_evaluator(prob)
     if not file.is_file():
         raise UserError(f"program file {file} not found")
     try:

@@ -6,6 +6,7 @@ folder fails before a run starts rather than in the middle of one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import tomllib
@@ -266,3 +267,35 @@ def _read_text(path: Path, toml_path: Path, field: str) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ProblemError(f"{toml_path}: field '{field}': {path.name} is not UTF-8 text") from exc
+
+
+def with_params(problem: Problem, overrides: dict) -> Problem:
+    """The problem with some evaluator params replaced (`evolve eval --param KEY=VALUE`)."""
+    spec = problem.evaluator.model_copy(update={"params": {**problem.evaluator.params, **overrides}})
+    return dataclasses.replace(problem, evaluator=spec)
+
+
+def parse_param(text: str) -> tuple[str, object]:
+    """KEY=VALUE; VALUE is read as a TOML value (42, 0.5, "x", [1, 2]) or else taken as text.
+    Text naming an existing file or folder becomes its absolute path (the worker has its own cwd)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise ProblemError(f"--param {text!r}: expected KEY=VALUE")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    if isinstance(value, str) and value and Path(value).expanduser().exists():
+        value = str(Path(value).expanduser().resolve())
+    return key.strip(), value
+
+
+def check_evaluator(problem: Problem) -> None:
+    """Build the evaluator here, so that a wrong parameter (a trace path, a model name) is one
+    clear error before any sandbox starts."""
+    from evaluators.loading import EvaluatorLoadError, load_evaluator
+
+    try:
+        load_evaluator(problem.evaluator_ref)
+    except (EvaluatorLoadError, ValueError, TypeError) as exc:
+        raise ProblemError(f"{problem.name}: evaluator {problem.evaluator.ref}: {exc}") from None

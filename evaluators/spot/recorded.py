@@ -68,7 +68,7 @@ class Archive:
             try:
                 self._tar = tarfile.open(self.path)
             except (tarfile.TarError, OSError) as exc:
-                raise TraceError(f"traces: {self.path} is neither a folder nor a readable .tar.gz ({exc})") from None
+                raise TraceError(f"traces: {self.path} is neither a folder nor a readable .tar.gz ({str(exc).splitlines()[0]})") from None
             names = [m.name for m in self._tar.getmembers() if m.isfile()]
         else:
             names = [str(p.relative_to(self.path)) for p in self.path.rglob("*.json")]
