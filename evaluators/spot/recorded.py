@@ -173,7 +173,8 @@ def single_region(archive: Archive, overheads: tuple[float, ...], envs: tuple[st
             rest = [i for i in range(len(windows)) if i not in set(picked)]
             picked = [rest[i] for i in evenly_spaced(len(rest), per_env)]
         if not picked:
-            raise TraceError(f"traces: no window of {key[1]} covers {min_hours:g} h")
+            what = "is left for the held-out test stage" if held_out and windows else f"covers {min_hours:g} h"
+            raise TraceError(f"traces: no window of {key[1]} {what} ({len(windows)} long enough, {per_env} per stage)")
         out[key] = [windows[i] for i in picked]
     return out
 
