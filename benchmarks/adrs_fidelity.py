@@ -164,7 +164,7 @@ def _print(rows: list[Row]) -> None:
         order = lambda key: [r.program for r in sorted(both, key=lambda r: key(r) if lower_better else -key(r))]  # noqa: E731
         same = order(lambda r: r.ours) == order(lambda r: r.published)
         print(f"{problem}: {len(both)}/{len(mine)} compared, all within {MEASURE[problem][2]:g}: {'yes' if both and close else 'no'}; "
-              f"ordering {' < '.join(order(lambda r: r.ours)) or '-'} ({'same as' if same else 'DIFFERS from'} the published one)")  # fmt: skip
+              f"best first: {' > '.join(order(lambda r: r.ours)) or '-'} ({'same order as' if same else 'NOT the order of'} the published values)")  # fmt: skip
 
 
 def _num(value: float | None) -> str:

@@ -7,7 +7,9 @@ with these stand-ins installed and wraps its strategy as our `Policy`: every tic
 observation (what the original's env and Strategy.step would hold at that moment) onto the
 strategy, calls `_step`, and answers the decision and the region the strategy left the env in.
 The safety net, progress, restarts and cost are applied by the evaluator, never here: a
-strategy that writes to its own attributes changes nothing but its own view.
+strategy that writes to its own attributes changes nothing but its own view. Under our strict
+model the observation carries less (only the current region's spot, hours instead of seconds):
+the strategy then sees other regions as without spot and the rest derived from what is shown.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class ClusterType(str, enum.Enum):
 
 
 BY_CODE = {code: ClusterType[name] for name, code in CODES.items()}
+NONE_CODE = CODES["NONE"]
 COSTS = {ClusterType.ON_DEMAND: 3.06, ClusterType.SPOT: 0.9731, ClusterType.NONE: 0}
 
 
@@ -234,6 +237,7 @@ class _StrategyPolicy:
                 "--env-start-hours", "0", "--silent"]  # fmt: skip
         self.strategy = self.strategy_class._from_args(_Parser(argv))
         self.env = Env(gap, int(spec.num_regions))
+        self.spot_price = spec.spot_price
         task = Task(spec.job_hours)
         self.strategy.reset(self.env, task)  # twice, as the original's simulate() does
         self.strategy.reset(self.env, task)
@@ -241,12 +245,19 @@ class _StrategyPolicy:
     def decide(self, obs):
         env, strategy = self.env, self.strategy
         env.tick, env.current_region = obs.tick, obs.region
-        env.cluster_type = BY_CODE[obs.cluster]
-        env._spot = [bool(x) for x in obs.spot_available_regions[: env.num_regions]]
-        env._prices = [float(x) for x in obs.spot_price_regions[: env.num_regions]]
-        strategy.task_done_time.append(obs.tick_progress_seconds)
-        strategy.remaining_restart_overhead = obs.pending_overhead_seconds
         last = BY_CODE[obs.last_cluster]
+        preempted = last == ClusterType.SPOT and not obs.spot_available
+        env.cluster_type = BY_CODE[getattr(obs, "cluster", NONE_CODE if preempted else obs.last_cluster)]
+        regions = range(env.num_regions)
+        shown = getattr(obs, "spot_available_regions", None)
+        env._spot = [bool(shown[r]) if shown is not None else (r == obs.region and bool(obs.spot_available)) for r in regions]
+        prices = getattr(obs, "spot_price_regions", None)
+        env._prices = [float(prices[r]) if prices is not None else self.spot_price for r in regions]
+        progress = getattr(obs, "tick_progress_seconds", None)
+        if progress is None:  # our model shows the work done, in hours
+            progress = round(obs.work_done_hours * 3600, 6) - sum(strategy.task_done_time)
+        strategy.task_done_time.append(progress)
+        strategy.remaining_restart_overhead = getattr(obs, "pending_overhead_seconds", obs.pending_overhead_hours * 3600)
         decision = strategy._step(last, bool(obs.spot_available))
         strategy._before_decision_hook(last, decision)
         code = CODES[decision.name] if isinstance(decision, ClusterType) else -1

@@ -1,8 +1,8 @@
 """Seed for txn_scheduling: order 100 transactions so that conflicting ones overlap as little as
-possible, to minimise the makespan under a strict two-phase-locking cost model.
+possible, to minimise the makespan (each operation locks its key for its own step).
 
 `schedule(workload)` returns a permutation of range(workload.num_txns). `workload` offers:
-txns (each a tuple of ("r" | "w", key) operations), lengths, num_txns, num_keys, seed (for your
+txns (each a tuple of ("r" | "w", key) operations and ("*", None) idle steps), lengths, num_txns, num_keys, seed (for your
 own random.Random), new_schedule() -> Schedule with peek(j) (makespan if j were appended),
 start_if_added(j), append(j), makespan, order, copy(); and makespan(order).
 
