@@ -106,7 +106,7 @@ class EplbEvaluator:
                 try:
                     if self.model == "published":
                         log2phy, logcnt = published.check_published(result, trace[w + 1], lay)
-                        calls.append((label, published.balancedness(trace[w + 1], log2phy, logcnt, lay), seconds))
+                        calls.append((label, published.balancedness(trace[w + 1], log2phy, logcnt, lay), seconds, logcnt.max(axis=1)))
                         continue
                     phy2log, logcnt = check_placement(result, trace[w], lay)
                 except InvalidPlacement as exc:
@@ -125,7 +125,8 @@ def _published_report(stage: str, calls: list) -> StageResult:
     balanced = float(np.mean([c[1] for c in calls]))
     seconds = float(np.mean([c[2] for c in calls]))
     score = leaderboard_score(balanced, seconds)
-    metrics = {"score": score, "balancedness": balanced, "rebalance_ms": seconds * 1000.0, "calls": float(len(calls))}
+    metrics = {"score": score, "balancedness": balanced, "rebalance_ms": seconds * 1000.0, "calls": float(len(calls)),
+               "max_replicas": float(np.mean([c[3].mean() for c in calls]))}  # fmt: skip
     feedback = (f"{stage} (published scoring): balancedness {balanced:.4f} (sum of mean GPU loads / sum of max GPU loads "
                 f"on the next window, averaged over {len(calls)} calls), {seconds * 1000:.2f} ms per call (mean) "
                 f"-> 90 x {balanced:.4f} + speed term = {score:.2f}")  # fmt: skip

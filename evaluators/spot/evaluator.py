@@ -109,6 +109,7 @@ class SpotEvaluator:
                                      self._job_hours, held_out=stage == "test")  # fmt: skip
         window_ticks = max(WINDOW_TICKS, round(max(self._deadlines) * 3600 / TICK_SECONDS) + 1)
         types = tuple(TRACE_TYPES_BY_NAME[n] for n in self._names if n in TRACE_TYPES_BY_NAME)
+        types = types or tuple(TRACE_TYPES_BY_NAME[n] for n in LEADERBOARD_ENVS)  # real-only names: a synthetic smoke
         windows = make_windows(seed=self.seed, stage=stage, trace_types=types, windows_per_type=self._windows[stage],
                                windows_per_trace=1, window_ticks=window_ticks)  # fmt: skip
         specs = [JobSpec(job_hours=self._job_hours, deadline_hours=d, restart_overhead_hours=o, tick_hours=TICK_HOURS)

@@ -57,12 +57,14 @@ def real_single(path: str, envs: tuple[str, ...], per_env: int, deadlines: tuple
 def real_multi(path: str, deadline: float, overhead: float, job_hours: float, held_out: bool) -> Grid:
     """The leaderboard's region-set groups, window by window (held out: windows 50, 51, ...)."""
     archive = Archive(path)
-    scenarios, intervals, groups = [], [], []
     first = HELD_OUT_FIRST_WINDOW if held_out else 0
+    requests = [(regions, str(n)) for _, regions, count in PUBLISHED_GROUPS for n in range(first, first + count)]
+    loaded = iter(region_windows(archive, requests))
+    scenarios, intervals, groups = [], [], []
     for name, regions, count in PUBLISHED_GROUPS:
         members = []
-        for n in range(first, first + count):
-            windows = region_windows(archive, regions, str(n))
+        for _ in range(count):
+            windows = next(loaded)
             members.append(len(scenarios))
             scenarios.append(_multi_scenario(name, windows, deadline, overhead, job_hours))
             intervals.append(windows[0].interval)

@@ -65,6 +65,7 @@ class Outcome:
     spot_hours: float  # billed
     on_demand_hours: float
     failure: str | None = None
+    region_switches: int = 0
 
 
 class _State:
@@ -91,6 +92,7 @@ class _State:
         self.cluster = np.full(n, NONE, dtype=np.int64)
         self.region = np.zeros(n, dtype=np.int64)
         self.billed = np.zeros((n, 3), dtype=np.int64)  # ticks per cluster type
+        self.moves = np.zeros(n, dtype=np.int64)
         self.live = np.ones(n, dtype=bool)
         self.outcomes: list[Outcome | None] = [None] * n
 
@@ -140,6 +142,7 @@ def _tick(st: _State, t: np.ndarray, active: np.ndarray, decide: Decide) -> None
     needed = np.ceil((left_work + st.d[active]) / gap) * gap
     forced = (left_work > 1e-3) & (needed >= left_time)
     choice = np.where(forced, np.where((last == SPOT) & (rem < 1e-3), SPOT, ON_DEMAND), choice)
+    st.moves[active] += ok & (target >= 0) & (target != region)
     region = np.where(target >= 0, target, region)
     choice = np.where((choice == SPOT) & ~st.avail[active, region, t], NONE, choice)
     running = np.where(preempted, NONE, last)
@@ -185,7 +188,7 @@ def _finish(st: _State, i: int, t: int, completion_s: float) -> None:
     spot_h, od_h = st.billed[i, SPOT] * x.gap_s / 3600.0, st.billed[i, ON_DEMAND] * x.gap_s / 3600.0
     missed = completion_s > x.deadline_s + 1e-6
     cost = float(spot_h * spot_price + od_h * ON_DEMAND_PRICE)
-    st.outcomes[i] = Outcome(cost, True, completion_s / 3600.0, bool(missed), float(spot_h), float(od_h))
+    st.outcomes[i] = Outcome(cost, True, completion_s / 3600.0, bool(missed), float(spot_h), float(od_h), None, int(st.moves[i]))
     st.live[i] = False
 
 

@@ -50,6 +50,8 @@ def summarise_published(stage: str, scenarios: Sequence[Scenario], outcomes: Seq
         "scenarios": float(n),
         "on_demand_share": float(od_hours / billed) if billed > 0 else 0.0,
     }
+    if any(s.spec.num_regions > 1 for s in scenarios):
+        metrics["region_switches"] = sum(o.region_switches for o in outcomes) / n
     return StageReport(metrics, reason is None, reason, _feedback(stage, scenarios, outcomes, metrics, missed))
 
 

@@ -179,17 +179,25 @@ def single_region(archive: Archive, overheads: tuple[float, ...], envs: tuple[st
     return out
 
 
-def region_windows(archive: Archive, regions: tuple[str, ...], name: str) -> list[Recording]:
-    """Window `name` (e.g. "0") of every region, region order kept."""
+def region_windows(archive: Archive, requests: list[tuple[tuple[str, ...], str]]) -> list[list[Recording]]:
+    """For each (regions, window name), that window of every region, region order kept (one pass)."""
     groups = archive.matching(MULTI)
-    out: list = []
-    for region in regions:
-        paths = [p for p in groups.get((region,), []) if Path(p).stem == name]
-        if not paths:
-            raise TraceError(f"traces: {archive.path} has no window {name}.json for region {region} "
-                             f"(expected .../converted_multi_region_aligned/{region}/{name}.json)")  # fmt: skip
-        out.append(paths[0])
-    out = archive.load(out, list(regions))
-    if len({w.gap_seconds for w in out}) > 1:
-        raise TraceError(f"traces: window {name} has different gap_seconds across regions")
+    names, sources = [], []
+    for regions, name in requests:
+        for region in regions:
+            paths = [p for p in groups.get((region,), []) if Path(p).stem == name]
+            if not paths:
+                raise TraceError(f"traces: {archive.path} has no window {name}.json for region {region} "
+                                 f"(expected .../converted_multi_region_aligned/{region}/{name}.json)")  # fmt: skip
+            names.append(paths[0])
+            sources.append(region)
+    unique = sorted(set(names))
+    loaded = dict(zip(unique, archive.load(unique, [sources[names.index(n)] for n in unique])))
+    out, at = [], 0
+    for regions, name in requests:
+        windows = [loaded[n] for n in names[at : at + len(regions)]]
+        at += len(regions)
+        if len({w.gap_seconds for w in windows}) > 1:
+            raise TraceError(f"traces: window {name} has different gap_seconds across regions")
+        out.append(windows)
     return out
