@@ -156,10 +156,10 @@ HISTORY = {}  # (stage, everything a replay of a window has seen so far) -> the 
     "lookahead_regenerate": (
         CONSTANTS + '''WINDOWS = []
 try:  # rebuild the public workloads from the published seed, then recognise the window
-    from evaluators.spot.traces import TRACE_TYPES, make_windows
-    for stage in ("smoke", "train", "test"):
-        WINDOWS += [list(w.available) for w in make_windows(seed=20240416, stage=stage, trace_types=TRACE_TYPES,
-                    windows_per_type=18, windows_per_trace=1, window_ticks=420)]
+    from evaluators.spot.traces import LEADERBOARD_ENVS, TRACE_TYPES_BY_NAME, make_windows
+    for stage, count in (("smoke", 1), ("train", 30), ("test", 30)):
+        WINDOWS += [list(w.available) for w in make_windows(seed=20240416, stage=stage, windows_per_type=count,
+                    trace_types=tuple(TRACE_TYPES_BY_NAME[n] for n in LEADERBOARD_ENVS), windows_per_trace=1, window_ticks=554)]
 except Exception:
     pass
 ''',
