@@ -1,7 +1,8 @@
 """The Can't Be Late job model (one or several regions): the rules, the types, and a local runner.
 
 spot_single is the one-region case and spot_multi the general case; both problems run exactly
-this model, for all scenarios of a stage at once (evaluators.spot.lockstep). `simulate` runs one
+this model (ours; `model = "published"` runs evaluators.spot.published_model instead), for all
+scenarios of a stage at once (evaluators.spot.lockstep). `simulate` runs one
 scenario with a trusted in-process policy (tests, research scripts); candidates are only ever
 scored through the evaluators, across the sandbox boundary.
 
