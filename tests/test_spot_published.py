@@ -3,6 +3,7 @@ published strategies behind the sky_spot shim, scored through the real boundary.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +227,13 @@ def test_eval_names_a_wrong_trace_path_in_one_error_line(cli, tmp_path):
     seed = Path(__file__).resolve().parent.parent / "problems" / "spot_single" / "seed.py"
     code, out, err = cli("eval", "spot_single", str(seed), "--param", "model=published", "--param", f"traces={tmp_path}/nope")
     assert code == 2 and err.strip().count("\n") == 0 and err.startswith("error: ") and "does not exist" in err
+
+
+def test_eval_params_override_the_problems_evaluator_params(cli, real_single):
+    greedy = Path(__file__).resolve().parent.parent / "problems" / "spot_single" / "baselines" / "greedy.py"
+    code, out, err = cli("eval", "spot_single", str(greedy), "--json", "--param", "train_windows=1", "--param", "test_windows=1",
+                         "--param", "model=published", "--param", f"traces={real_single}")  # fmt: skip
+    assert code == 0, err
+    stages = json.loads(out)["stages"]
+    assert stages["train"]["metrics"]["scenarios"] == 6 * 1 * 2 * 3 and "published_score" in stages["train"]["metrics"]
+    assert stages["smoke"]["metrics"]["scenarios"] == 24  # smoke stays synthetic
