@@ -91,6 +91,7 @@ def run(
 ) -> None:
     """Start an evolution run on a problem."""
     prob = load_problem(find_problem(problem))
+    check_evaluator(prob)  # a wrong evaluator parameter (e.g. a trace path) fails before anything is stored
     defaults = prob.run_defaults
     file_config = read_config_file(config_file) if config_file else {}
     llm = build_llm([prob.llm_defaults, file_config.get("llm", {})], model or [], selection, base_url)

@@ -237,3 +237,15 @@ def test_eval_params_override_the_problems_evaluator_params(cli, real_single):
     stages = json.loads(out)["stages"]
     assert stages["train"]["metrics"]["scenarios"] == 6 * 1 * 2 * 3 and "published_score" in stages["train"]["metrics"]
     assert stages["smoke"]["metrics"]["scenarios"] == 24  # smoke stays synthetic
+
+
+def test_a_run_on_a_problem_folder_with_a_wrong_trace_path_stores_nothing(cli, tmp_path):
+    import shutil
+
+    problem = tmp_path / "mine"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "problems" / "spot_single", problem, ignore=shutil.ignore_patterns("__pycache__"))
+    toml = problem / "problem.toml"
+    toml.write_text(toml.read_text().replace("params = {}", f'params = {{ model = "published", traces = "{tmp_path}/nope" }}'))
+    code, out, err = cli("run", str(problem), "--iterations", "1", "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and err.startswith("error: ") and "does not exist" in err and err.strip().count("\n") == 0
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
