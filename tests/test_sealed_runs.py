@@ -310,3 +310,23 @@ def test_hostile_candidates_gain_nothing_in_a_real_run(cli, problem_copy, tmp_pa
     assert code == 0, err
     exported = [p for p in (tmp_path / "export").iterdir() if p.suffix == ".py"]
     assert len(exported) == 1 and exported[0].read_text() == honest[5]
+
+
+def test_a_look_ahead_built_from_the_public_seeds_pays_only_on_public_workloads(cli, tmp_path):
+    """tests/fixtures/lookahead/eplb_oracle.py (from a review) copies the eplb workload generator,
+    rebuilds every public window, recognises the one it is given and places for the window that
+    will score it; unrecognised, it is DeepSeek's algorithm. On the published workloads it beats
+    DeepSeek by far; in a run (private workloads) it scores exactly what DeepSeek scores."""
+    problem = tmp_path / "eplb"
+    shutil.copytree(REPO / "problems" / "eplb", problem)
+    oracle = REPO / "tests" / "fixtures" / "lookahead" / "eplb_oracle.py"
+    code, out, err = cli("eval", str(problem), str(oracle), "--json")
+    assert code == 0, err
+    public = json.loads(out)
+    code, out, err = cli("eval", str(problem), str(problem / "baselines" / "deepseek.py"), "--json")
+    assert public["score"] > json.loads(out)["score"] + 15  # the attack is real where workloads are public
+    shutil.copy(oracle, problem / "seed.py")
+    code, _, err = cli("run", str(problem), "--iterations", "0", "--name", "oracle")
+    assert code == 0, err
+    status = json.loads(cli("status", "oracle", "--json")[1])
+    assert status["seed_score"] == pytest.approx(status["baselines"]["deepseek"]["train"], abs=1e-12)
