@@ -32,20 +32,13 @@ PROBLEM = REPO / "problems" / "spot_single"
 MODEL = "openai/gpt-script"
 UP, SEED = "the honest program", "the seed"  # expected train scores: what those score in the same run
 
-SEED_DECIDE = '''
-    def seed_decide(self, obs):
-        slack = obs.remaining_time_hours - obs.remaining_work_hours - self.overhead
-        lag = obs.elapsed_hours * self.rate - obs.work_done_hours
-        if slack < SAFETY_MARGIN:
-            return ON_DEMAND
-        if obs.last_cluster == ON_DEMAND and slack < RESUME_SLACK:
-            return ON_DEMAND
-        if obs.spot_available:
-            return SPOT
-        if lag > LAG_LIMIT:
-            return ON_DEMAND
-        return NONE
-'''
+def _methods(path: Path) -> str:
+    """The methods of a program's `class Policy`, as they sit in the seed's class block."""
+    return path.read_text().split("class Policy:\n", 1)[1].replace("    # EVOLVE-BLOCK-START\n", "").split("    # EVOLVE-BLOCK-END")[0]
+
+
+# the seed's own decision, renamed: what every hostile program falls back to when its trick finds nothing
+SEED_DECIDE = "\n" + _methods(PROBLEM / "seed.py").split("    def decide(self, obs):", 1)[1].join(["    def seed_decide(self, obs):", ""])
 ORACLE = '''
     def oracle(self, obs, future):
         """With the rest of this window's availability known: ride every spot run, and wait through
@@ -74,31 +67,7 @@ INIT = '''
 '''
 CONSTANTS = "SAFETY_MARGIN = 2.0\nRESUME_SLACK = 3.0\nLAG_LIMIT = 6.0\n"
 
-UP_BODY = '''
-    def __init__(self, spec):
-        self.tick = spec.tick_hours
-        self.overhead = spec.restart_overhead_hours
-        self.rate = spec.job_hours / spec.deadline_hours
-
-    def decide(self, obs):
-        tick, overhead, has_spot, running = self.tick, self.overhead, obs.spot_available, obs.last_cluster
-        if running == SPOT and not has_spot:
-            running = NONE
-        choice = SPOT if has_spot else NONE
-        if obs.work_done_hours - obs.elapsed_hours * self.rate < 0:
-            choice = SPOT if has_spot else ON_DEMAND
-        if running == ON_DEMAND and not has_spot:
-            choice = ON_DEMAND
-        ticks_left = round(obs.remaining_time_hours / tick)
-        work = obs.remaining_work_hours
-        if math.ceil((work + 2 * overhead) / tick - 1e-9) >= ticks_left and running != SPOT:
-            choice = ON_DEMAND
-        if math.ceil((work + overhead) / tick - 1e-9) >= ticks_left:
-            choice = SPOT if running == SPOT and obs.pending_overhead_hours < 1e-9 else ON_DEMAND
-            if overhead == 0 and has_spot:
-                choice = SPOT
-        return choice
-'''
+UP_BODY = _methods(PROBLEM / "baselines" / "uniform_progress.py")  # the published policy, honest
 
 # name -> (module-level block, class block, expected (status, train score or None))
 SCRIPT = {
