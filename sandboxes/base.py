@@ -78,7 +78,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class StageOutcome:
-    """One stage's result as reported by the runner, or why the stage did not produce one."""
+    """One stage's result as the trusted worker judged it, or why the stage did not produce one."""
 
     stage: str
     result: StageResult | None
