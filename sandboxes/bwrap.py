@@ -37,6 +37,7 @@ SANDBOX_UID = 65534
 SERVER = ("-s", "-P", "-m", "sandboxes.pool_server")
 # Holds bwrap until the host has set its rlimits and cgroup: `read` takes one line from stdin.
 HOLD = 'read -r _ && exec "$0" "$@"'
+PROJECT_PACKAGES = ("evolve", "evaluators", "sandboxes")
 ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 SERVER_MB = 96  # the server, its imports and the scratch tmpfs's bookkeeping, on top of the job
 SERVER_PIDS = 8
@@ -75,8 +76,11 @@ class BwrapBackend:
                 args += ["--symlink", os.readlink(link), link]
             elif os.path.isdir(link):
                 args += ["--ro-bind", link, link]
-        for source, dest in _read_only_binds(self._python):
+        binds = _read_only_binds(self._python)
+        for source, dest in binds:
             args += ["--ro-bind", source, dest]
+        for folder in _hidden_packages(binds):
+            args += ["--tmpfs", folder]
         root = candidate_side.code_root()
         for name in candidate_side.files():
             args += ["--ro-bind", str(root / name), str(root / name)]
@@ -176,6 +180,15 @@ def _dispose(cgroup: JobCgroup | None) -> None:
     if cgroup is not None:
         cgroup.kill_all()
         cgroup.remove()
+
+
+def _hidden_packages(binds: list[tuple[str, str]]) -> list[str]:
+    """Installed from a wheel, the project's packages sit in a bound site-packages folder: each is
+    covered by an empty tmpfs (no evaluator, workload or scorer to import), and only the
+    candidate-side files are bound back on top."""
+    root = candidate_side.code_root()
+    inside = any(Path(p) == root or Path(p) in root.parents for pair in binds for p in pair)
+    return [str(root / name) for name in PROJECT_PACKAGES if inside and (root / name).is_dir()]
 
 
 def _read_only_binds(python: str) -> list[tuple[str, str]]:
