@@ -53,11 +53,11 @@ class BwrapBackend:
     name = "bwrap"
 
     def __init__(self, python: str = sys.executable, bwrap: str | None = None, use_cgroups: bool = True,
-                 max_uses: int = DEFAULT_MAX_USES, note: str = ""):  # fmt: skip
+                 max_uses: int = DEFAULT_MAX_USES, note: str = "", packages: str | None = None):  # fmt: skip
         found = bwrap or shutil.which("bwrap")
         if not found:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
-        self._bwrap, self._python = found, python
+        self._bwrap, self._python, self._packages = found, python, packages
         self._use_cgroups = use_cgroups and os.geteuid() == 0
         self.max_uses = max_uses
         limits_note = "" if self._use_cgroups else "no cgroup (not root): memory is bounded per process only"
@@ -84,8 +84,10 @@ class BwrapBackend:
         root = candidate_side.code_root()
         for name in candidate_side.files():
             args += ["--ro-bind", str(root / name), str(root / name)]
+        if self._packages:
+            args += ["--ro-bind", self._packages, self._packages]
         env = scrubbed_env(WORK)
-        env["PYTHONPATH"] = str(candidate_side.code_root())
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (self._packages, str(candidate_side.code_root())) if p)
         for key, value in env.items():
             args += ["--setenv", key, value]
         return [*args, "--remount-ro", "/"]  # the sandbox's own root tmpfs too: only /tmp is writable

@@ -8,7 +8,7 @@ it imports. The docker image copies these files and is labelled with their hash;
 
 from __future__ import annotations
 
-from importlib.resources import files
+import importlib.resources
 from pathlib import Path
 
 SERVER_MODULES = ("__init__.py", "candidate_server.py", "errors.py", "hardening.py", "pool_server.py", "scratch.py", "seccomp.py", "wire.py")
@@ -17,7 +17,7 @@ VIEW_MODULES = ("evaluators/__init__.py", "evaluators/txn/__init__.py", "evaluat
 
 def code_root() -> Path:
     """The folder that holds the `sandboxes` and `evaluators` packages (a checkout, or site-packages)."""
-    return Path(str(files("sandboxes"))).resolve().parent
+    return Path(str(importlib.resources.files("sandboxes"))).resolve().parent
 
 
 def files() -> list[str]:

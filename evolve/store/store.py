@@ -31,6 +31,7 @@ from evolve.store.rows import (
 )
 from evolve.store.records import (
     CandidateRecord,
+    CandidateSummary,
     PromptVariantRecord,
     ProposalRecord,
     ReferenceRecord,
@@ -160,6 +161,14 @@ class Store:
             rows = list(session.scalars(select(m.Candidate).where(m.Candidate.run_id == run_id).order_by(m.Candidate.iteration)))
             evals = evaluations_by_candidate(session, [r.id for r in rows])
             return [candidate_record(r, evals.get(r.id, ())) for r in rows]
+
+    def candidate_summaries(self, run_id: int) -> list[CandidateSummary]:
+        """Every candidate of a run in iteration order, without code or evaluations."""
+        c = m.Candidate
+        columns = (c.iteration, c.island, c.status, c.failure_reason, c.failure_detail, c.score, c.test_score, c.summary)
+        with self._sessions() as session:
+            rows = session.execute(select(*columns).where(c.run_id == run_id).order_by(c.iteration)).all()
+        return [CandidateSummary(*row) for row in rows]
 
     def candidate(self, candidate_id: int) -> CandidateRecord:
         with self._sessions() as session:
