@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from evolve.config import RunConfig
-from evolve.errors import ProblemError, ProposerError, RunHalted
+from evolve.errors import ProblemError, ProposerError, RunHalted, StoreError
 from evolve.events import EventSink, IterationDone, Migrated, ReferenceScored, Resumed, RunEnded, RunStarted, Warned
 from evolve.lineage import Lineage, dimensions
 from evolve.preflight import seed_passes
@@ -108,7 +108,8 @@ class Controller:
             self.store.set_state(self.run_info.id, "failed")
             raise
         except BaseException:
-            self.store.set_state(self.run_info.id, "stopped")
+            with contextlib.suppress(StoreError):  # a full disk: the write that failed is the news
+                self.store.set_state(self.run_info.id, "stopped")
             raise
         self.store.set_state(self.run_info.id, result.state)
         self.sink.emit(RunEnded(result.state, result.reason))

@@ -149,14 +149,25 @@ async def start_run(
 
 @contextmanager
 def _on_interrupt(callback: Callable[[], None]):
+    """Ctrl-C and SIGTERM call `callback` here. Once one came, the user has asked to stop: more
+    Ctrl-C while the run winds down and prints its last lines are ignored, so they cannot cut
+    off the workers' closing, the final lines or the resume hint."""
     loop = asyncio.get_running_loop()
+    came, before = [], signal.getsignal(signal.SIGINT)
+
+    def heard() -> None:
+        came.append(True)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        callback()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, callback)
+        loop.add_signal_handler(sig, heard)
     try:
         yield
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if came else before)
 
 
 async def execute(

@@ -23,6 +23,21 @@ __all__ = ["app", "main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user mistakes into one line and exit code 2."""
+    code = _main(argv)
+    if code == 130:
+        _forget_caught_interrupt()
+    return code
+
+
+def _forget_caught_interrupt() -> None:
+    """CPython marks a KeyboardInterrupt that ended a string exec (e.g. a dataclass being built
+    during a lazy import when a second Ctrl-C lands) as unhandled even once caught, and then
+    ends `python -m` by killing itself with SIGINT instead of exiting 130. A string exec resets
+    that mark."""
+    exec("pass", {})
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         code = app(args=argv, prog_name="evolve", standalone_mode=False)
     except typer.Exit as exc:

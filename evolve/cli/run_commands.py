@@ -12,7 +12,7 @@ import typer
 from evolve.cli.app import DbUrl, RunRef, RunsDir, SandboxOpt, app, console, num, place, sandbox_default, stderr_log
 from evolve.config import RunConfig, build_config, with_private_workloads
 from evolve.controller import RunResult
-from evolve.errors import UserError
+from evolve.errors import StoreError, UserError
 from evolve.events import RunStatus
 from evolve.llm_config import build_llm, read_config_file, replay_run_settings
 from evolve.problem import load_problem
@@ -106,7 +106,7 @@ def run(
     status = RunStatus()
     out = console()
     created = lambda: where.db is not None or (where.runs_dir / run_name / "evolve.db").exists()  # noqa: E731
-    with _interrupted(hint("resume", run_name, where), created):
+    with _ending(hint("resume", run_name, where), created):
         handle, result = asyncio.run(
             start_run(prob, config, where, run_name, lambda: live_view(out, status), record, log=stderr_log)
         )
@@ -127,7 +127,7 @@ def resume(
     """Continue a run stopped by Ctrl-C, a budget, or a crash, exactly where it left off."""
     handle = open_run(run_ref, place(runs_dir, db))
     budgets = {"max_cost_usd": max_cost, "max_tokens": max_tokens}
-    with run_lock(handle), _interrupted(handle.hint("resume")):
+    with run_lock(handle), _ending(handle.hint("resume")):
         _resume(handle.refreshed(), iterations, max_time, budgets, record)
 
 
@@ -163,9 +163,10 @@ def _resume(handle: RunHandle, iterations: int | None, max_time: float | None, b
     _finish(handle, config, result, prob.objective.maximize)
 
 
-class _interrupted:
-    """Ctrl-C that reaches here (outside the run's own handler) still ends with the resume hint,
-    or says that nothing was stored (stopped during the checks, before the run was created)."""
+class _ending:
+    """Ctrl-C that reaches here (outside the run's own handler), or a store that refuses writes (a
+    full disk), still ends with one line and the resume hint, or says that nothing was stored
+    (stopped during the checks, before the run was created)."""
 
     def __init__(self, hint: str, created=lambda: True):
         self.hint, self.created = hint, created
@@ -178,6 +179,9 @@ class _interrupted:
             said = f"continue with: {self.hint}" if self.created() else "stopped before the run was created; nothing was stored"
             print(f"interrupted; {said}", file=sys.stderr)
             raise typer.Exit(EXIT_INTERRUPTED)
+        if kind is not None and issubclass(kind, StoreError):
+            print(f"error: {exc}; what was stored before is intact: make room, then {self.hint}", file=sys.stderr)
+            raise typer.Exit(EXIT_FAILED)
         return False
 
 
