@@ -15,6 +15,7 @@ memory is bounded per process, so a job's /tmp (a tmpfs) can grow.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import shutil
@@ -38,6 +39,7 @@ SERVER = ("-s", "-P", "-m", "sandboxes.pool_server")
 # Holds bwrap until the host has set its rlimits and cgroup: `read` takes one line from stdin.
 HOLD = 'read -r _ && exec "$0" "$@"'
 PROJECT_PACKAGES = ("evolve", "evaluators", "sandboxes")
+CANDIDATE_IMPORTS = ("numpy", "msgpack")
 ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 SERVER_MB = 96  # the server, its imports and the scratch tmpfs's bookkeeping, on top of the job
 SERVER_PIDS = 8
@@ -184,6 +186,17 @@ def _dispose(cgroup: JobCgroup | None) -> None:
         cgroup.remove()
 
 
+def _candidate_needs() -> set[str]:
+    """The folders holding what the candidate's server imports (numpy, msgpack), wherever this
+    Python finds them (a user site, a path file), not only under its prefixes."""
+    found = set()
+    for name in CANDIDATE_IMPORTS:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            found.add(str(Path(next(iter(spec.submodule_search_locations))).resolve().parent))
+    return found
+
+
 def _hidden_packages(binds: list[tuple[str, str]]) -> list[str]:
     """Installed from a wheel, the project's packages sit in a bound site-packages folder: each is
     covered by an empty tmpfs (no evaluator, workload or scorer to import), and only the
@@ -196,7 +209,7 @@ def _hidden_packages(binds: list[tuple[str, str]]) -> list[str]:
 def _read_only_binds(python: str) -> list[tuple[str, str]]:
     """(source, destination) pairs: the interpreter's prefixes, each at its own path and at its
     resolved path (symlinked folders), nested repeats dropped."""
-    wanted = {"/usr", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    wanted = {"/usr", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *_candidate_needs()}
     wanted.add(str(Path(python).resolve().parent.parent))
     if os.path.exists("/etc/ld.so.cache"):
         wanted.add("/etc/ld.so.cache")
