@@ -70,3 +70,16 @@ def test_piped_output_keeps_long_names_and_the_final_line_shows_held_out_scores(
     assert "seed 78.470 (test 80.020) -> best" in out and "held-out test" in out
     code, out, _ = cli("status")
     assert code == 0 and name in out
+
+
+def test_baselines_choose_the_sandbox_as_run_and_eval_do(cli, toy_problem, tmp_path, monkeypatch):
+    from backends import available, required
+
+    monkeypatch.delenv("EVOLVE_SANDBOX")
+    if available("docker") and available("bwrap") and not required():
+        import pytest
+
+        pytest.skip("no isolating backend here: auto would pick process anyway")
+    code, out, err = cli("problems", "--baselines", "--problems-dir", str(toy_problem.parent), "--cache-dir", str(tmp_path / "cache"), "--json")
+    assert code == 0, err
+    assert [r["sandbox"] for r in json.loads(out)] != ["process"]  # auto, like run and eval (it was process)
