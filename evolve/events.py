@@ -122,6 +122,7 @@ class RunStatus:
     statuses: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)
     details: Counter = field(default_factory=Counter)  # (reason, detail with numbers as #) -> count
+    examples: dict = field(default_factory=dict)  # the same key -> the latest detail as it was
     warnings: list[str] = field(default_factory=list)
     recent: deque = field(default_factory=lambda: deque(maxlen=8))
     state: str = "starting"
@@ -167,7 +168,9 @@ class RunStatus:
         self.statuses[e.status] += 1
         if e.reason:
             self.failures[e.reason] += 1
-            self.details[(e.reason, re.sub(r"\d+(\.\d+)?", "#", e.detail)[:90])] += 1
+            key = (e.reason, re.sub(r"\d+(\.\d+)?", "#", e.detail)[:90])
+            self.details[key] += 1
+            self.examples[key] = e.detail
         if e.seconds > 0:
             self.eval_seconds += e.seconds
             self.evaluated += 1

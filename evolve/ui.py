@@ -65,9 +65,9 @@ def render(status: RunStatus) -> RenderableType:
         if reason in status.statuses:
             continue
         failures.add_row(Text(f"  {reason}", style="red"), str(count))
-    for (reason, detail), count in status.details.most_common(3):
-        if detail:
-            failures.add_row(Text(f"  {reason}: {detail[:60]}", style="red"), str(count))
+    for key, count in status.details.most_common(3):
+        if key[1]:
+            failures.add_row(Text(f"  {key[0]}: {status.examples[key][:60]}", style="red"), str(count))
 
     middle = Table.grid(padding=(0, 4))
     middle.add_row(scores, islands, failures)

@@ -83,3 +83,20 @@ def test_baselines_choose_the_sandbox_as_run_and_eval_do(cli, toy_problem, tmp_p
     code, out, err = cli("problems", "--baselines", "--problems-dir", str(toy_problem.parent), "--cache-dir", str(tmp_path / "cache"), "--json")
     assert code == 0, err
     assert [r["sandbox"] for r in json.loads(out)] != ["process"]  # auto, like run and eval (it was process)
+
+
+def test_the_live_view_lists_the_commonest_failure_reasons():
+    from rich.console import Console
+
+    from evolve.events import IterationDone, RunStatus
+    from evolve.ui import render
+
+    status = RunStatus()
+    for i, missed in enumerate((17, 3, 9), start=1):
+        status.emit(IterationDone(i, 0, "invalid", "invalid", None, False, "", 0.1, detail=f"train: deadline missed in {missed}/24 scenarios"))
+    status.emit(IterationDone(4, 0, "failed", "crash", None, False, "", 0.1, detail="ZeroDivisionError: division by zero"))
+    console = Console(record=True, width=160)
+    console.print(render(status))
+    text = console.export_text()
+    assert "invalid: train: deadline missed in 9/24 scenarios" in text and "crash: ZeroDivisionError" in text
+    assert "#4 island 0: failed (crash): ZeroDivisionError: division by zero" in text
