@@ -25,6 +25,7 @@ from evaluators.loading import load_evaluator
 from evolve.errors import EvolveError
 from evolve.problem import Problem, load_problem
 from sandboxes.base import Limits, SandboxJob
+from sandboxes.errors import SandboxUnavailable
 from sandboxes.job import run_job
 from sandboxes.worker import BackendSpec, build_backend
 
@@ -90,7 +91,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="problem folder names to time (default: all)")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    backend = build_backend(BackendSpec(args.sandbox))
+    try:
+        backend = build_backend(BackendSpec(args.sandbox))
+    except SandboxUnavailable as exc:
+        raise SystemExit(f"error: sandbox {args.sandbox}: {exc}") from None
     column = {"bwrap": 0, "docker": 1}.get(args.sandbox)
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; sandbox {args.sandbox} (warm)")
     print(f"{'problem':<15} {'program':<22} {'smoke':>7} {'train':>7} {'test':>7} {'before':>7} {'ratio':>6} {'score':>8}")

@@ -41,6 +41,9 @@ class RunConfig(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, description="stop before LLM tokens could pass this")
     max_time_seconds: float | None = Field(default=None, gt=0, description="stop after this much wall time")
     target_score: float | None = Field(default=None, description="stop once the best reaches this")
+    max_failed_calls: int = Field(
+        default=5, ge=1, description="stop (failed) after this many iterations in a row whose proposer call failed outright"
+    )
 
     @model_validator(mode="after")
     def _proposer_matches(self) -> "RunConfig":

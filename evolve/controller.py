@@ -14,13 +14,15 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from evolve.config import RunConfig
-from evolve.errors import ProblemError, ProposerError, RunHalted
-from evolve.events import EventSink, IterationDone, Migrated, ReferenceScored, RunEnded, RunStarted
+from evolve.errors import ProblemError, ProposerError, RunHalted, StoreError
+from evolve.events import EventSink, IterationDone, Migrated, ReferenceScored, Resumed, RunEnded, RunStarted, Warned
 from evolve.lineage import Lineage, dimensions
+from evolve.preflight import seed_passes
 from evolve.problem import Problem
 from evolve.proposal_records import feedback_of, improvement_of, proposal_record
 from evolve.proposers.base import Proposal, Proposer
@@ -31,12 +33,9 @@ from evolve.selection.islands import Population
 from evolve.selection.sampling import SamplingPolicy, pick
 from evolve.store import Store
 from evolve.store.records import CandidateRecord, ProposalRecord, ReferenceRecord, RunInfo
-
-
-def last_line(text: str) -> str:
-    """The informative end of a traceback or multi-line detail, for one-line messages."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no detail"
+from evolve.terminal import last_line
+from evolve.verdict import Verdict
+from evolve.watch import Watch
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class Plan:
 
 @dataclass(frozen=True)
 class RunResult:
-    state: str  # finished | stopped
+    state: str  # finished | stopped | failed (the run cannot do its job: the reason says what to fix)
     reason: str
     iterations_done: int
     best: CandidateRecord | None
@@ -72,8 +71,12 @@ class Controller:
         scorer: Scorer,
         sink: EventSink,
         clock: Callable[[], float] = time.monotonic,
+        seed_verdict: Verdict | None = None,
     ):
+        """seed_verdict: the seed as the pre-flight checks scored it (same scorer), not scored again."""
         self.run_info, self.problem, self.config, self.store = run, problem, config, store
+        self.seed_verdict = seed_verdict
+        self.watch = Watch(config.max_failed_calls)
         self.proposer, self.scorer, self.sink, self.clock = proposer, scorer, sink, clock
         self.sampling = SamplingPolicy(config.exploration_ratio, config.exploitation_ratio, config.inspirations)
         self.lineage = Lineage(
@@ -83,6 +86,7 @@ class Controller:
         )
         self._stop = asyncio.Event()
         self._stop_reason = ""
+        self._stop_state = "stopped"
         self._deadline: float | None = None
         self._halt_at: int | None = None  # a budget refused this iteration: finish those before it
         self._halt_reason = ""
@@ -90,10 +94,10 @@ class Controller:
         self._proposing: set[int] = set()  # iterations inside a proposer call right now
         self._dropped: list[asyncio.Task] = []  # cancelled after a halt, awaited at the end
 
-    def request_stop(self, reason: str = "interrupted") -> None:
+    def request_stop(self, reason: str = "interrupted", state: str = "stopped") -> None:
         """Stop dispatching, cancel what is in flight; committed iterations stay."""
         if not self._stop.is_set():
-            self._stop_reason = reason
+            self._stop_reason, self._stop_state = reason, state
             self._stop.set()
 
     async def run(self) -> RunResult:
@@ -104,7 +108,8 @@ class Controller:
             self.store.set_state(self.run_info.id, "failed")
             raise
         except BaseException:
-            self.store.set_state(self.run_info.id, "stopped")
+            with contextlib.suppress(StoreError):  # a full disk: the write that failed is the news
+                self.store.set_state(self.run_info.id, "stopped")
             raise
         self.store.set_state(self.run_info.id, result.state)
         self.sink.emit(RunEnded(result.state, result.reason))
@@ -152,9 +157,26 @@ class Controller:
             if record.iteration in made_by:
                 self._observe(record, parent, made_by[record.iteration])
             plans.extend(self._plans_after(record.iteration, skip_upto=history[-1].iteration))
+        if len(history) > 1:
+            self.sink.emit(self._resumed(history))
         if self.lineage.best is not None and self._target_reached(self.lineage.best):
             self.request_stop(f"target score {self.config.target_score} reached")
         return await self._loop(plans)
+
+    def _resumed(self, history: list[CandidateRecord]) -> Resumed:
+        best = self.lineage.best
+        islands = ((i.index, b.score) for i in self.lineage.population.islands if (b := i.best()) is not None)
+        improvements, record = 0, None
+        for c in history:
+            if c.status == "valid" and c.score is not None and (record is None or self.lineage.fitness(c.score) > record):
+                improvements, record = improvements + (c.iteration > 0), self.lineage.fitness(c.score)
+        return Resumed(
+            seed_score=history[0].score, best_score=best.score if best else None, best_iteration=best.iteration if best else None,
+            best_test_score=best.test_score if best else None,
+            statuses=tuple(Counter(c.status for c in history).items()),
+            failures=tuple(Counter(c.failure_reason for c in history if c.failure_reason).items()),
+            island_best=tuple(islands), improvements=improvements,
+        )
 
     def _remaining(self) -> float | None:
         return None if self._deadline is None else max(0.0, self._deadline - self.clock())
@@ -186,13 +208,11 @@ class Controller:
             async with slots:
                 return await self.scorer.score(code, threshold=None)
 
-        programs = [self.problem.seed_code, *(p.read_text(encoding="utf-8") for p in self.problem.baselines.values())]
-        seed_verdict, *baseline_verdicts = await asyncio.gather(*(score(code) for code in programs))
-        if seed_verdict.status != "valid":
-            raise ProblemError(
-                f"{self.problem.seed_path}: the seed fails its own evaluation "
-                f"({seed_verdict.failure_reason}): {last_line(seed_verdict.failure_detail)}"
-            )
+        baselines = [p.read_text(encoding="utf-8") for p in self.problem.baselines.values()]
+        programs = baselines if self.seed_verdict else [self.problem.seed_code, *baselines]
+        verdicts = await asyncio.gather(*(score(code) for code in programs))
+        seed_verdict, baseline_verdicts = (self.seed_verdict, verdicts) if self.seed_verdict else (verdicts[0], verdicts[1:])
+        seed_passes(self.problem, seed_verdict)
         refs = []
         for name, verdict in zip(self.problem.baselines, baseline_verdicts):
             for ev in verdict.evaluations:
@@ -270,9 +290,9 @@ class Controller:
                     await task
             self._save_uncommitted()
         done = self.lineage.applied
-        complete = done >= self.config.iterations
+        complete = done >= self.config.iterations and self._stop_state != "failed"
         reason = "all iterations done" if complete and not self._stop_reason else self._stop_reason or "stopped"
-        return RunResult("finished" if complete else "stopped", reason, done, self.lineage.best)
+        return RunResult("finished" if complete else self._stop_state, reason, done, self.lineage.best)
 
     def _halt(self, iteration: int, finished: dict) -> None:
         """The proposer refused `iteration`: earlier iterations finish and commit, later ones are dropped."""
@@ -319,8 +339,14 @@ class Controller:
                 model=proposal.model,
                 cost_usd=proposal.cost_usd,
                 tokens=proposal.tokens_in + proposal.tokens_out,
+                detail=last_line(stored.failure_detail) if stored.failure_detail else "",
             )
         )
+        alarm = self.watch.observe(stored, proposal)
+        if alarm is not None and alarm.stop:
+            self.request_stop(alarm.text, state="failed")
+        elif alarm is not None:
+            self.sink.emit(Warned(stored.iteration, alarm.text))
         if moves:
             self.sink.emit(Migrated(stored.iteration, tuple(moves)))
         if new_best and self._target_reached(stored):

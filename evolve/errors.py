@@ -23,6 +23,10 @@ class ConfigError(UserError):
     """An option or run setting is out of range or inconsistent."""
 
 
+class StoreError(EvolveError):
+    """The store refused a write (disk full, read-only, locked): what was committed before is intact."""
+
+
 class PatchError(EvolveError):
     """A proposed change could not be applied: unmatched SEARCH, edit outside EVOLVE-BLOCKs, no code.
 

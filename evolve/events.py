@@ -6,6 +6,7 @@ snapshot that any view (rich, plain log lines, tests) can read.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -54,6 +55,29 @@ class IterationDone:
     model: str = ""
     cost_usd: float = 0.0
     tokens: int = 0
+    detail: str = ""  # a failed candidate's reason in one line (evolve show has all of it)
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a resumed run had done before this session, so the view starts from it, not from zero."""
+
+    seed_score: float | None
+    best_score: float | None
+    best_iteration: int | None
+    best_test_score: float | None
+    statuses: tuple[tuple[str, int], ...]
+    failures: tuple[tuple[str, int], ...]
+    island_best: tuple[tuple[int, float], ...]
+    improvements: int
+
+
+@dataclass(frozen=True)
+class Warned:
+    """Something the user should know and act on; the run goes on (a stop comes as RunEnded)."""
+
+    iteration: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -68,7 +92,7 @@ class RunEnded:
     reason: str
 
 
-Event = RunStarted | ReferenceScored | IterationDone | Migrated | RunEnded
+Event = RunStarted | ReferenceScored | IterationDone | Resumed | Warned | Migrated | RunEnded
 
 
 class EventSink(Protocol):
@@ -97,6 +121,9 @@ class RunStatus:
     island_best: dict[int, float] = field(default_factory=dict)
     statuses: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)
+    details: Counter = field(default_factory=Counter)  # (reason, detail with numbers as #) -> count
+    examples: dict = field(default_factory=dict)  # the same key -> the latest detail as it was
+    warnings: list[str] = field(default_factory=list)
     recent: deque = field(default_factory=lambda: deque(maxlen=8))
     state: str = "starting"
     end_reason: str = ""
@@ -124,6 +151,11 @@ class RunStatus:
                 self.baselines[event.name] = event.score
             case IterationDone():
                 self._iteration(event)
+            case Resumed():
+                self._resumed(event)
+            case Warned():
+                self.warnings.append(event.text)
+                self.recent.append(f"#{event.iteration} warning: {event.text}")
             case Migrated():
                 self.recent.append(f"#{event.iteration} migration: {len(event.moves)} elite(s) moved along the ring")
             case RunEnded():
@@ -136,10 +168,13 @@ class RunStatus:
         self.statuses[e.status] += 1
         if e.reason:
             self.failures[e.reason] += 1
+            key = (e.reason, re.sub(r"\d+(\.\d+)?", "#", e.detail)[:90])
+            self.details[key] += 1
+            self.examples[key] = e.detail
         if e.seconds > 0:
             self.eval_seconds += e.seconds
             self.evaluated += 1
-        if e.score is not None:
+        if e.score is not None and e.status == "valid":
             old = self.island_best.get(e.island)
             if old is None or old != old or (e.score > old) == self.maximize:
                 self.island_best[e.island] = e.score
@@ -152,6 +187,13 @@ class RunStatus:
             self.spent_tokens += e.tokens
         self.recent.append(_describe(e))
 
+    def _resumed(self, e: Resumed) -> None:
+        self.seed_score, self.best_score, self.best_iteration = e.seed_score, e.best_score, e.best_iteration
+        self.best_test_score, self.improvements = e.best_test_score, e.improvements
+        self.statuses.update(dict(e.statuses))
+        self.failures.update(dict(e.failures))
+        self.island_best.update(dict(e.island_best))
+
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -163,6 +205,8 @@ def _describe(e: IterationDone) -> str:
         head += f" {e.score:.3f}"
     if e.reason and e.reason != e.status:
         head += f" ({e.reason})"
+    if e.detail:
+        head += f": {e.detail[:100]}"
     if e.new_best:
         head += "  NEW BEST"
     if e.model and e.iteration > 0:

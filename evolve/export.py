@@ -42,10 +42,12 @@ def export_best(store: Store, run: RunInfo, seed_path: Path, out_dir: Path) -> E
     if run.best_candidate_id is None:
         raise UserError(f"run {run.name!r} has no valid candidate yet")
     best = store.candidate(run.best_candidate_id)
+    if best.iteration == 0:
+        raise UserError(f"run {run.name!r} found nothing better than its seed: the best is the seed, so there is nothing to apply")
     chain = store.lineage(best.id)
     seed = chain[0]
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = ExportPaths(out_dir / "best.patch", out_dir / seed_path.name, out_dir / "best.json", base)
+    paths = ExportPaths(out_dir / "best.patch", out_dir / f"best_{seed_path.name}", out_dir / "best.json", base)
     paths.patch.write_text(unified_diff(seed.code, best.code, seed_relpath), encoding="utf-8")
     paths.program.write_text(best.code, encoding="utf-8")
     metadata = {

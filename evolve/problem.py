@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,10 @@ class EvaluatorSpec(_Strict):
     params: dict = Field(default_factory=dict)
     stages: tuple[str, ...] = ("smoke", "train")
     test_stage: str | None = "test"
+    gates: dict[str, float] = Field(
+        default_factory=dict,
+        description="stage -> the objective the stage before it must reach (at least; at most when minimizing) for it to run",
+    )
 
     @field_validator("ref")
     @classmethod
@@ -76,7 +81,7 @@ class FeatureDim(_Strict):
 
 
 class RunDefaults(_Strict):
-    """Per-problem defaults for `evolve run`; command-line options override them."""
+    """Per-problem defaults for `evolve run` and `evolve eval`; command-line options override them."""
 
     iterations: int | None = Field(default=None, ge=0)
     islands: int | None = Field(default=None, ge=1, le=64)
@@ -84,6 +89,29 @@ class RunDefaults(_Strict):
     migration_interval: int | None = Field(default=None, ge=1)
     timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
     memory_mb: int | None = Field(default=None, ge=64)
+    sandbox: Literal["auto", "docker", "bwrap", "process"] | None = None
+
+
+_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~ ]*$")
+
+
+class SandboxSpec(_Strict):
+    """What the candidate's side may import beyond numpy and msgpack, and the docker image to use.
+
+    The packages are installed for the candidate, in the sandbox; the evaluator runs on the host
+    and imports from the host's environment.
+    """
+
+    packages: tuple[str, ...] = Field(default=(), description="pip requirements, e.g. 'scipy>=1.11'")
+    image: str | None = Field(default=None, description="docker: this sandbox image instead of $EVOLVE_SANDBOX_IMAGE")
+
+    @field_validator("packages")
+    @classmethod
+    def _requirements(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for requirement in value:
+            if not _REQUIREMENT.match(requirement):
+                raise ValueError(f"{requirement!r} is not a package requirement (e.g. 'scipy' or 'scipy>=1.11')")
+        return tuple(sorted(set(value)))
 
 
 class GuardSpec(_Strict):
@@ -104,6 +132,7 @@ class ProblemFile(_Strict):
     run: RunDefaults = RunDefaults()
     features: tuple[FeatureDim, ...] = ()
     guard: GuardSpec = GuardSpec()
+    sandbox: SandboxSpec = SandboxSpec()
     ranges: dict[str, tuple[float, float]] = Field(default_factory=dict, description="metric -> [low, high]; outside: invalid result")
     llm: dict = Field(default_factory=dict, description="[llm] defaults, merged under the run's (see evolve.llm_config)")
 
@@ -134,6 +163,7 @@ class Problem:
     features: tuple[FeatureDim, ...]
     guard: GuardPolicy
     llm_defaults: dict = field(default_factory=dict)
+    sandbox: SandboxSpec = SandboxSpec()
     metric_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
@@ -152,6 +182,12 @@ class Problem:
     def all_stages(self) -> tuple[str, ...]:
         test = self.evaluator.test_stage
         return self.evaluator.stages + ((test,) if test else ())
+
+    @property
+    def stage_gates(self) -> tuple[tuple[str, str, float], ...]:
+        """(stage, the stage before it, threshold) for each of the problem's gates, in cascade order."""
+        stages = self.evaluator.stages
+        return tuple((s, stages[i - 1], self.evaluator.gates[s]) for i, s in enumerate(stages) if s in self.evaluator.gates)
 
     @property
     def train_stage(self) -> str:
@@ -236,6 +272,12 @@ def _resolve(root: Path, toml_path: Path, spec: ProblemFile) -> Problem:
     test_stage = spec.evaluator.test_stage
     if test_stage and test_stage in spec.evaluator.stages:
         raise ProblemError(f"{toml_path}: field 'evaluator.test_stage': '{test_stage}' is also a cascade stage")
+    for stage in spec.evaluator.gates:
+        if stage not in spec.evaluator.stages[1:]:
+            raise ProblemError(
+                f"{toml_path}: field 'evaluator.gates.{stage}': a gate guards a cascade stage after the first "
+                f"(one of {list(spec.evaluator.stages[1:])})"
+            )
     return Problem(
         name=spec.name,
         description=spec.description,
@@ -251,6 +293,7 @@ def _resolve(root: Path, toml_path: Path, spec: ProblemFile) -> Problem:
         features=spec.features,
         guard=GuardPolicy(enabled=spec.guard.enabled).with_imports(spec.guard.extra_imports),
         llm_defaults=dict(spec.llm),
+        sandbox=spec.sandbox,
         metric_ranges=dict(spec.ranges),
     )
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from evolve.errors import ProblemError
 from evolve.problem import PROBLEM_FILE, load_problem
+from evolve.resources import shipped
 
 
 def shipped_root() -> Path:
-    """The repository's problems/ folder (next to the evolve package in a source checkout)."""
-    return Path(__file__).resolve().parent.parent / "problems"
+    """The shipped problems/ folder (the wheel's package data, or the checkout's top folder)."""
+    return shipped("problems")
 
 
 def find_problem(arg: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evolve.candidates import top_failures
 from evolve.store import RunInfo, Store
 
 
@@ -34,6 +35,7 @@ def run_summary(store: Store, run: RunInfo) -> dict:
         "baselines": baselines,
         "candidates_by_status": dict(by_status),
         "failures_by_reason": dict(by_reason),
+        "top_failures": [f.to_json() for f in top_failures(store, run)],
         "proposer_calls": totals["calls"],
         "tokens_in": totals["tokens_in"],
         "tokens_out": totals["tokens_out"],

@@ -1,25 +1,24 @@
-"""Wiring: create or open a run, build its parts, and drive the controller.
+"""Wiring: build a run's parts, check the problem, create the run, and drive the controller.
 
-This is the one place that constructs collaborators (store, sandbox, proposer, scorer) and
-hands them to the controller; reading `execute` shows the architecture.
+This is the one place that constructs collaborators (sandbox, proposer, scorer, store) and
+hands them to the controller; reading `start_run` and `execute` shows the architecture. Where
+runs live (folders, --db, locks) is evolve.run_folders.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
-import re
 import signal
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from evolve.config import RunConfig
 from evolve.controller import Controller, RunResult
-from evolve.errors import ConfigError, RunNotFound, UserError
+from evolve.errors import ConfigError, UserError
 from evolve.events import EventSink
+from evolve.preflight import preflight
 from evolve.problem import Problem, load_problem
 from evolve.proposers.base import Proposer
 from evolve.proposers.llm.budget import Ledger
@@ -29,77 +28,27 @@ from evolve.proposers.llm.prompting import PromptBuilder
 from evolve.proposers.llm.proposer import LlmProposer
 from evolve.proposers.llm.keys import api_key
 from evolve.proposers.offline import OfflineMutator
+from evolve.run_folders import RunHandle, RunPlace, check_new, create_run, run_lock
 from evolve.scoring import Scorer
-from evolve.store import RunInfo, Store, default_db_url
+from evolve.verdict import Verdict
 from sandboxes.base import Sandbox
 from sandboxes.choose import availability, check_available, make_sandbox as build_sandbox
 from sandboxes.hardening import not_dumpable
 from sandboxes.errors import SandboxUnavailable
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+Log = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class RunHandle:
-    store: Store
-    run: RunInfo
-    run_dir: Path
-
-
-def new_run_name(problem: Problem) -> str:
-    return f"{problem.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def create_run(problem: Problem, config: RunConfig, runs_root: Path, name: str | None, db_url: str | None) -> RunHandle:
-    name = name or new_run_name(problem)
-    if not _NAME.match(name):
-        raise ConfigError(f"run name {name!r} may only use letters, digits, '.', '_' and '-'")
-    run_dir = runs_root / name
-    if db_url is None and (run_dir / "evolve.db").exists():
-        raise UserError(f"run {name!r} already exists in {run_dir}; use 'evolve resume {name}' or another --name")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(db_url or default_db_url(run_dir))
-    run = store.create_run(name, problem.name, str(problem.root), problem.version(), config.model_dump(mode="json"))
-    return RunHandle(store, run, run_dir)
-
-
-def open_run(ref: str, runs_root: Path, db_url: str | None) -> RunHandle:
-    """Find a run by name (under runs_root, or in --db) or by the path of its folder."""
-    as_path = Path(ref)
-    if db_url is None:
-        run_dir = as_path if (as_path / "evolve.db").is_file() else runs_root / ref
-        if not (run_dir / "evolve.db").is_file():
-            raise RunNotFound(f"no run {ref!r}: expected {run_dir / 'evolve.db'} (see --runs-dir, --db)")
-        store = Store(default_db_url(run_dir))
-        runs = store.runs()
-        if not runs:
-            raise RunNotFound(f"{run_dir / 'evolve.db'} holds no run")
-        return RunHandle(store, runs[0], run_dir)
-    store = Store(db_url)
-    run = store.run(as_path.name)
-    return RunHandle(store, run, runs_root / run.name)
-
-
-def list_runs(runs_root: Path, db_url: str | None) -> list[tuple[Store, RunInfo]]:
-    """Every run in --db, or in each run folder under runs_root."""
-    if db_url is not None:
-        store = Store(db_url)
-        return [(store, run) for run in store.runs()]
-    found = []
-    for db_file in sorted(runs_root.glob("*/evolve.db")):
-        store = Store(default_db_url(db_file.parent))
-        found.extend((store, run) for run in store.runs())
-    return found
-
-
-def make_sandbox(name: str) -> Sandbox:
-    """The named backend (`auto`: docker, else bwrap, else process with a loud note).
+def make_sandbox(name: str, problem: Problem | None = None, log: Log | None = None) -> Sandbox:
+    """The named backend (`auto`: docker, else bwrap, else process with a loud note), with the
+    problem's sandbox packages and image (problem.toml [sandbox]).
 
     With the process backend, candidates run as this user's neighbours: this process is made
     non-dumpable, so they cannot read its memory, environment (API keys) or descriptors via /proc.
     """
+    spec = problem.sandbox if problem is not None else None
     try:
-        sandbox = build_sandbox(name)
+        sandbox = build_sandbox(name, spec.image if spec else None, packages=spec.packages if spec else (), log=log)
     except SandboxUnavailable as exc:
         raise UserError(f"sandbox {name}: {exc}") from exc
     if sandbox.name == "process":
@@ -107,15 +56,15 @@ def make_sandbox(name: str) -> Sandbox:
     return sandbox
 
 
-def check_sandbox(config: RunConfig) -> None:
+def check_sandbox(config: RunConfig, problem: Problem) -> None:
     """Fail with one line, before a run is created or resumed, if the chosen backend can't run here,
     or if LLM-written code would end up unisolated without the user having asked for that."""
     try:
-        check_available(config.sandbox)
+        check_available(config.sandbox, problem.sandbox.image)
     except SandboxUnavailable as exc:
         raise UserError(f"sandbox {config.sandbox}: {exc}") from exc
     if config.proposer == "llm" and config.sandbox == "auto":
-        found = availability()
+        found = availability(problem.sandbox.image)
         if found.docker and found.bwrap:
             raise UserError(
                 f"no isolating sandbox here (docker: {found.docker}; bwrap: {found.bwrap}); LLM-written code "
@@ -171,31 +120,79 @@ def check_llm(config: RunConfig) -> None:
             )
 
 
+async def start_run(
+    problem: Problem,
+    config: RunConfig,
+    place: RunPlace,
+    name: str,
+    view: Callable[[], AbstractContextManager[EventSink]],
+    record: Path | None = None,
+    log: Log | None = None,
+) -> tuple[RunHandle, RunResult]:
+    """Check the problem in the run's own sandbox, then create the run and drive it.
+
+    A problem that fails a check (evolve.preflight) raises ProblemError before anything is
+    stored; the seed's verdict from the check is the run's iteration 0.
+    """
+    check_new(place, name)
+    sandbox = make_sandbox(config.sandbox, problem, log)
+    try:
+        scorer = Scorer(problem, sandbox, config.limits(), config.workload_salt)
+        seed = await preflight(problem, scorer)
+        handle = create_run(problem, config.model_dump(mode="json"), place, name)
+        with run_lock(handle), view() as sink:
+            return handle, await execute(handle, problem, config, sink, record, sandbox, seed)
+    finally:
+        with _on_interrupt(lambda: None):  # a Ctrl-C while the workers close must not cut them off
+            await sandbox.aclose()
+
+
 @contextmanager
-def run_lock(run_dir: Path):
-    """One process drives a run at a time; a second `run`/`resume` of it fails with one line."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / "run.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError(f"run in {run_dir} is being driven by another process right now") from None
+def _on_interrupt(callback: Callable[[], None]):
+    """Ctrl-C and SIGTERM call `callback` here. Once one came, the user has asked to stop: more
+    Ctrl-C while the run winds down and prints its last lines are ignored, so they cannot cut
+    off the workers' closing, the final lines or the resume hint."""
+    loop = asyncio.get_running_loop()
+    came, before = [], signal.getsignal(signal.SIGINT)
+
+    def heard() -> None:
+        came.append(True)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        callback()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, heard)
+    try:
         yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if came else before)
 
 
 async def execute(
-    handle: RunHandle, problem: Problem, config: RunConfig, sink: EventSink, record: Path | None = None
+    handle: RunHandle,
+    problem: Problem,
+    config: RunConfig,
+    sink: EventSink,
+    record: Path | None = None,
+    sandbox: Sandbox | None = None,
+    seed: Verdict | None = None,
 ) -> RunResult:
     """Run (or continue) the evolution until done, stopped by a budget, or interrupted.
 
     Callers that may race another process for the same run hold `run_lock` around this.
-    `record` appends every LLM call to that cassette file.
+    `record` appends every LLM call to that cassette file. Without `sandbox`, one is built here
+    and closed at the end. Ctrl-C stops the run; while it winds down, more Ctrl-C are absorbed,
+    so the workers close cleanly and the resume hint is printed.
     """
-    proposer = make_proposer(config, problem, handle, record)
+    own = sandbox is None
+    sandbox = sandbox or make_sandbox(config.sandbox, problem)
     try:
-        sandbox = make_sandbox(config.sandbox)
+        proposer = make_proposer(config, problem, handle, record)
     except BaseException:
-        await proposer.aclose()
+        if own:
+            await sandbox.aclose()
         raise
     controller = Controller(
         run=handle.run,
@@ -205,17 +202,15 @@ async def execute(
         proposer=proposer,
         scorer=Scorer(problem, sandbox, config.limits(), config.workload_salt),
         sink=sink,
+        seed_verdict=seed,
     )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, controller.request_stop, "interrupted")
-    try:
-        return await controller.run()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        await proposer.aclose()
-        await sandbox.aclose()
+    with _on_interrupt(lambda: controller.request_stop("interrupted")):
+        try:
+            return await controller.run()
+        finally:
+            await proposer.aclose()
+            if own:
+                await sandbox.aclose()
 
 
 def problem_of(handle: RunHandle) -> Problem:

@@ -26,18 +26,16 @@ class Scorer:
         return getattr(self.sandbox, "note", "")
 
     def job(self, code: str, threshold: float | None, stages: tuple[str, ...] | None = None) -> SandboxJob:
-        """A job for the cascade, where the test stage runs only if train beats `threshold`; or for `stages`."""
+        """A job for the cascade behind the problem's gates, where the test stage runs only if train
+        beats `threshold`; or for exactly `stages`, ungated."""
         problem = self.problem
-        gate = None
-        if stages is None and problem.evaluator.test_stage:
-            gate = Gate(
-                stage=problem.evaluator.test_stage,
-                after=problem.train_stage,
-                metric=problem.objective.metric,
-                maximize=problem.objective.maximize,
-                threshold=threshold,
-            )
-        return SandboxJob(code=code, evaluator=self.evaluator, stages=stages or problem.all_stages, gate=gate, ranges=problem.ranges)
+        if stages is not None:
+            return SandboxJob(code=code, evaluator=self.evaluator, stages=stages, ranges=problem.ranges)
+        metric, maximize = problem.objective.metric, problem.objective.maximize
+        gates = [Gate(stage, after, metric, maximize, threshold=at_least, inclusive=True) for stage, after, at_least in problem.stage_gates]
+        if problem.evaluator.test_stage:
+            gates.append(Gate(problem.evaluator.test_stage, problem.train_stage, metric, maximize, threshold=threshold))
+        return SandboxJob(code=code, evaluator=self.evaluator, stages=problem.all_stages, gates=tuple(gates), ranges=problem.ranges)
 
     async def score(self, code: str, threshold: float | None) -> Verdict:
         return judge(await self.run(self.job(code, threshold)), self.problem)

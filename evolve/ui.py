@@ -15,7 +15,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from evolve.events import Event, IterationDone, RunEnded, RunStarted, RunStatus
+from evolve.events import Event, IterationDone, Resumed, RunEnded, RunStarted, RunStatus, Warned
 
 
 def _fmt(value: float | None) -> str:
@@ -34,6 +34,8 @@ def render(status: RunStatus) -> RenderableType:
     if status.proposer_note:
         proposer += f" ({status.proposer_note})"
     setup = Text(f"{proposer}   sandbox: {status.sandbox}   workers: {status.workers}", style="yellow")
+    for warning in status.warnings:
+        setup.append(f"\nwarning: {warning}", style="bold red")
     if status.sandbox_note:
         setup.append(f"\nsandbox {status.sandbox}: {status.sandbox_note}", style="bold red")
     if status.proposer == "llm" or status.spent_usd or status.max_cost_usd:
@@ -63,6 +65,9 @@ def render(status: RunStatus) -> RenderableType:
         if reason in status.statuses:
             continue
         failures.add_row(Text(f"  {reason}", style="red"), str(count))
+    for key, count in status.details.most_common(3):
+        if key[1]:
+            failures.add_row(Text(f"  {key[0]}: {status.examples[key][:60]}", style="red"), str(count))
 
     middle = Table.grid(padding=(0, 4))
     middle.add_row(scores, islands, failures)
@@ -120,8 +125,17 @@ class PlainLog:
                 best = _fmt(self.status.best_score)
                 line = f"[{event.iteration}/{self.status.requested}] {self.status.recent[-1]}  (best {best})"
                 self.console.print(line, soft_wrap=True, markup=False)
+            case Resumed():
+                s = self.status
+                self.console.print(
+                    f"resumed after iteration {s.done}: seed {_fmt(s.seed_score)}, best {_fmt(s.best_score)} "
+                    f"(#{s.best_iteration}), " + ", ".join(f"{k} {v}" for k, v in s.statuses.most_common()),
+                    soft_wrap=True, markup=False,
+                )  # fmt: skip
+            case Warned():
+                self.console.print(f"warning: {event.text}", soft_wrap=True, markup=False)
             case RunEnded():
-                self.console.print(f"run {event.state}: {event.reason}", soft_wrap=True)
+                self.console.print(f"run {event.state}: {event.reason}", soft_wrap=True, markup=False)
 
 
 @contextmanager
@@ -134,8 +148,9 @@ def live_view(console: Console, status: RunStatus):
         yield status
 
 
-def render_summary(s: dict) -> RenderableType:
-    """`evolve status RUN`: one run's scores against the seed and the baselines, and what failed."""
+def render_summary(s: dict, show_hint: str = "evolve show RUN") -> RenderableType:
+    """`evolve status RUN`: one run's scores against the seed and the baselines, and what failed
+    (the commonest failures in one line each, with an iteration to look at)."""
     scores = Table(title=s["problem"], show_edge=False)
     for column in ("program", "train", "held-out test"):
         scores.add_column(column, justify="left" if column == "program" else "right")
@@ -154,6 +169,8 @@ def render_summary(s: dict) -> RenderableType:
     if reasons:
         listed = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
         lines.append(Text(f"failures by reason: {listed}", style="red"))
+    for f in s.get("top_failures", []):
+        lines.append(Text(f"  {f['count']} x {f['reason']}: {f['detail'] or '-'}   (e.g. {show_hint} {f['example_iteration']})", style="red"))
     spend = f"proposer calls {s['proposer_calls']}, tokens {s['tokens_in']} in / {s['tokens_out']} out, ${s['cost_usd']:.4f}"
     if s.get("cost_per_improvement") is not None:
         spend += f", ${s['cost_per_improvement']:.4f} per improvement ({s['improvements']} improvements)"

@@ -1,6 +1,9 @@
 """Turn a sandbox Outcome into a candidate's status, score and stored evaluations.
 
-Pure: the cascade stages must all finish and be valid for a candidate to count. The held-out
+Pure: the cascade stages must all finish and be valid for a candidate to count. A candidate that a
+problem's gate stopped ("train only if smoke scores at least X") is `gated`: it keeps the score of
+the last stage it ran, but that is another stage's score, so it is never compared with fully
+evaluated candidates (not the best, not a parent, not in the grid). The held-out
 test stage runs for every candidate that could become the best; when it ran, it must pass too:
 a candidate whose test stage fails, times out, crashes or comes back invalid is stored with that
 reason and is never valid, so it can never be the best or be exported as one.
@@ -19,7 +22,7 @@ from sandboxes.base import Outcome
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # valid | invalid | failed
+    status: str  # valid | invalid | failed | gated
     score: float | None
     test_score: float | None
     metrics: dict[str, float]
@@ -37,6 +40,8 @@ def judge(outcome: Outcome, problem: Problem) -> Verdict:
     feedback = ""
     for stage in problem.evaluator.stages:
         so = outcome.stage(stage)
+        if so is None and outcome.gated == stage:
+            return _gated(stage, problem, last_metrics, feedback, evaluations)
         if so is None:
             reason = outcome.failure or "invalid_output"
             detail = outcome.detail or f"no result for stage {stage!r}"
@@ -82,6 +87,15 @@ def _within_ranges(outcome: Outcome, problem: Problem) -> Outcome:
                 return dataclasses.replace(outcome, stages=tuple(stages), failure="invalid_output", detail=detail)
         stages.append(so)
     return outcome
+
+
+def _gated(stage: str, problem: Problem, metrics: dict[str, float], feedback: str, evaluations) -> Verdict:
+    metric = problem.objective.metric
+    after, threshold = next((a, t) for s, a, t in problem.stage_gates if s == stage)
+    side = "below" if problem.objective.maximize else "above"
+    detail = f"{stage} not run: {after} {metric} {metrics.get(metric, float('nan')):g} is {side} its gate {threshold:g}"
+    feedback = f"{feedback}\n{detail}".strip()
+    return Verdict("gated", metrics.get(metric), None, metrics, feedback[-2000:], "gated", detail, evaluations)
 
 
 def _failed(status, reason, detail, evaluations, metrics, feedback) -> Verdict:

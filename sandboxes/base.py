@@ -34,9 +34,12 @@ FAILURE_REASONS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Gate:
-    """Run `stage` only if `after`'s `metric` beats `threshold` (None: always run).
+    """Run `stage` only if `after`'s `metric` beats `threshold` (None: always run); `inclusive`: or
+    equals it.
 
-    Used to run the held-out test stage only for a candidate that is a new best on train.
+    Runs the held-out test stage only for a candidate that is a new best on train, and the
+    problem's own gates (problem.toml `[evaluator] gates`: "train only if smoke scores at least X").
+    A shut gate ends the job's cascade there.
     """
 
     stage: str
@@ -44,9 +47,12 @@ class Gate:
     metric: str
     maximize: bool = True
     threshold: float | None = None
+    inclusive: bool = False
 
     def passes(self, value: float) -> bool:
         if self.threshold is None:
+            return True
+        if self.inclusive and value == self.threshold:
             return True
         return value > self.threshold if self.maximize else value < self.threshold
 
@@ -61,7 +67,7 @@ class SandboxJob:
     code: str
     evaluator: EvaluatorRef
     stages: tuple[str, ...]
-    gate: Gate | None = None
+    gates: tuple[Gate, ...] = ()
     ranges: tuple[tuple[str, float, float], ...] = ()
 
 
@@ -78,7 +84,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class StageOutcome:
-    """One stage's result as reported by the runner, or why the stage did not produce one."""
+    """One stage's result as the trusted worker judged it, or why the stage did not produce one."""
 
     stage: str
     result: StageResult | None
@@ -94,6 +100,7 @@ class Outcome:
     stages: tuple[StageOutcome, ...] = ()
     failure: str | None = None  # a FailureReason, or None when every requested stage ran
     detail: str = ""
+    gated: str | None = None  # the stage a shut gate kept from running (the cascade stopped there)
     stderr_tail: str = ""
     wall_seconds: float = 0.0
 

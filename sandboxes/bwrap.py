@@ -15,6 +15,7 @@ memory is bounded per process, so a job's /tmp (a tmpfs) can grow.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import shutil
@@ -37,6 +38,8 @@ SANDBOX_UID = 65534
 SERVER = ("-s", "-P", "-m", "sandboxes.pool_server")
 # Holds bwrap until the host has set its rlimits and cgroup: `read` takes one line from stdin.
 HOLD = 'read -r _ && exec "$0" "$@"'
+PROJECT_PACKAGES = ("evolve", "evaluators", "sandboxes")
+CANDIDATE_IMPORTS = ("numpy", "msgpack")
 ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 SERVER_MB = 96  # the server, its imports and the scratch tmpfs's bookkeeping, on top of the job
 SERVER_PIDS = 8
@@ -52,11 +55,11 @@ class BwrapBackend:
     name = "bwrap"
 
     def __init__(self, python: str = sys.executable, bwrap: str | None = None, use_cgroups: bool = True,
-                 max_uses: int = DEFAULT_MAX_USES, note: str = ""):  # fmt: skip
+                 max_uses: int = DEFAULT_MAX_USES, note: str = "", packages: str | None = None):  # fmt: skip
         found = bwrap or shutil.which("bwrap")
         if not found:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
-        self._bwrap, self._python = found, python
+        self._bwrap, self._python, self._packages = found, python, packages
         self._use_cgroups = use_cgroups and os.geteuid() == 0
         self.max_uses = max_uses
         limits_note = "" if self._use_cgroups else "no cgroup (not root): memory is bounded per process only"
@@ -75,13 +78,18 @@ class BwrapBackend:
                 args += ["--symlink", os.readlink(link), link]
             elif os.path.isdir(link):
                 args += ["--ro-bind", link, link]
-        for source, dest in _read_only_binds(self._python):
+        binds = _read_only_binds(self._python)
+        for source, dest in binds:
             args += ["--ro-bind", source, dest]
+        for folder in _hidden_packages(binds):
+            args += ["--tmpfs", folder]
         root = candidate_side.code_root()
         for name in candidate_side.files():
             args += ["--ro-bind", str(root / name), str(root / name)]
+        if self._packages:
+            args += ["--ro-bind", self._packages, self._packages]
         env = scrubbed_env(WORK)
-        env["PYTHONPATH"] = str(candidate_side.code_root())
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (self._packages, str(candidate_side.code_root())) if p)
         for key, value in env.items():
             args += ["--setenv", key, value]
         return [*args, "--remount-ro", "/"]  # the sandbox's own root tmpfs too: only /tmp is writable
@@ -178,10 +186,30 @@ def _dispose(cgroup: JobCgroup | None) -> None:
         cgroup.remove()
 
 
+def _candidate_needs() -> set[str]:
+    """The folders holding what the candidate's server imports (numpy, msgpack), wherever this
+    Python finds them (a user site, a path file), not only under its prefixes."""
+    found = set()
+    for name in CANDIDATE_IMPORTS:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            found.add(str(Path(next(iter(spec.submodule_search_locations))).resolve().parent))
+    return found
+
+
+def _hidden_packages(binds: list[tuple[str, str]]) -> list[str]:
+    """Installed from a wheel, the project's packages sit in a bound site-packages folder: each is
+    covered by an empty tmpfs (no evaluator, workload or scorer to import), and only the
+    candidate-side files are bound back on top."""
+    root = candidate_side.code_root()
+    inside = any(Path(p) == root or Path(p) in root.parents for pair in binds for p in pair)
+    return [str(root / name) for name in PROJECT_PACKAGES if inside and (root / name).is_dir()]
+
+
 def _read_only_binds(python: str) -> list[tuple[str, str]]:
     """(source, destination) pairs: the interpreter's prefixes, each at its own path and at its
     resolved path (symlinked folders), nested repeats dropped."""
-    wanted = {"/usr", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    wanted = {"/usr", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *_candidate_needs()}
     wanted.add(str(Path(python).resolve().parent.parent))
     if os.path.exists("/etc/ld.so.cache"):
         wanted.add("/etc/ld.so.cache")

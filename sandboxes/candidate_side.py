@@ -8,9 +8,8 @@ it imports. The docker image copies these files and is labelled with their hash;
 
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
-
-import sandboxes
 
 SERVER_MODULES = ("__init__.py", "candidate_server.py", "errors.py", "hardening.py", "pool_server.py", "scratch.py", "seccomp.py", "wire.py")
 VIEW_MODULES = (
@@ -21,8 +20,8 @@ VIEW_MODULES = (
 
 
 def code_root() -> Path:
-    """The folder that holds the `sandboxes` and `evaluators` packages."""
-    return Path(sandboxes.__file__).resolve().parent.parent
+    """The folder that holds the `sandboxes` and `evaluators` packages (a checkout, or site-packages)."""
+    return Path(str(importlib.resources.files("sandboxes"))).resolve().parent
 
 
 def files() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sandboxes.base import Sandbox
@@ -55,33 +56,59 @@ def check_available(name: str, image: str | None = None) -> None:
         raise SandboxUnavailable(problem)
 
 
-def make_sandbox(name: str, image: str | None = None, max_uses: int | None = None) -> Sandbox:
-    """The named backend behind trusted workers; SandboxUnavailable (one line) when it cannot run here."""
-    from sandboxes.pool import WorkerPool
+def make_sandbox(
+    name: str,
+    image: str | None = None,
+    max_uses: int | None = None,
+    packages: tuple[str, ...] = (),
+    log: Callable[[str], None] | None = None,
+) -> Sandbox:
+    """The named backend behind trusted workers; SandboxUnavailable (one line) when it cannot run here.
+
+    `packages`: what the candidate may import beyond numpy and msgpack (sandboxes.packages),
+    installed once per set; `log` hears about that slow first time.
+    """
     from sandboxes.process import ProcessBackend
-    from sandboxes.worker import BackendSpec
 
     if name not in BACKENDS:
         raise SandboxUnavailable(f"unknown sandbox {name!r} (choose from {', '.join(BACKENDS)})")
     if name == "auto":
-        return _auto(image, max_uses)
-    check_available(name, image)
-    note = ProcessBackend.note if name == "process" else ""
-    return WorkerPool(BackendSpec(name, _image(name, image), max_uses), note=note)
+        name, note = _auto(image)
+    else:
+        check_available(name, image)
+        note = ProcessBackend.note if name == "process" else ""
+    return _pool(name, _image(name, image), max_uses, packages, note, log)
 
 
-def _auto(image: str | None, max_uses: int | None) -> Sandbox:
-    from sandboxes.pool import WorkerPool
+def _auto(image: str | None) -> tuple[str, str]:
+    """The backend `auto` picks here, and the note that says why."""
     from sandboxes.process import ProcessBackend
-    from sandboxes.worker import BackendSpec
 
     found = availability(image)
     if found.docker is None:
-        return WorkerPool(BackendSpec("docker", _image("docker", image), max_uses))
+        return "docker", ""
     if found.bwrap is None:
-        return WorkerPool(BackendSpec("bwrap", None, max_uses), note=f"auto chose bwrap because docker is unavailable: {found.docker}")
-    note = f"auto found no isolating backend (docker: {found.docker}; bwrap: {found.bwrap}). {ProcessBackend.note}"
-    return WorkerPool(BackendSpec("process"), note=note)
+        return "bwrap", f"auto chose bwrap because docker is unavailable: {found.docker}"
+    return "process", f"auto found no isolating backend (docker: {found.docker}; bwrap: {found.bwrap}). {ProcessBackend.note}"
+
+
+def _pool(name: str, image: str | None, max_uses: int | None, packages: tuple[str, ...], note: str, log) -> Sandbox:
+    from sandboxes import packages as sandbox_packages
+    from sandboxes.pool import WorkerPool
+    from sandboxes.worker import BackendSpec
+
+    folder = None
+    if packages and name == "docker":
+        from sandboxes.container import docker_client
+
+        client = docker_client()
+        try:
+            image = sandbox_packages.packaged_image(client, image, packages, log)
+        finally:
+            client.close()
+    elif packages:
+        folder = str(sandbox_packages.prepare(packages, log=log))
+    return WorkerPool(BackendSpec(name, image, None if name == "process" else max_uses, folder), note=note)
 
 
 def _image(name: str, image: str | None) -> str | None:

@@ -12,9 +12,9 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
-import sandboxes
 from sandboxes import candidate_side
 from sandboxes.errors import SandboxUnavailable
 
@@ -24,7 +24,7 @@ IMAGE_ENV = "EVOLVE_SANDBOX_IMAGE"  # another tag, e.g. one per checkout, so two
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 HASH_LABEL = "evolve.source-hash"
-DOCKERFILE = Path(sandboxes.__file__).parent / "Dockerfile"
+DOCKERFILE = Path(str(files("sandboxes"))) / "Dockerfile"  # package data: found in a wheel too
 
 
 def default_image() -> str:

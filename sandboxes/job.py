@@ -3,7 +3,8 @@
 The evaluator is trusted code running here, in the trusted worker; the candidate runs alone in
 the box and is reached only through evaluators.candidate.Candidate. Stages run in cascade order;
 the job stops at the first stage that fails or comes back invalid; a gated stage (the held-out
-test) runs only when the gate passes; every metric is checked against the declared ranges.
+test, or a cascade stage behind one of the problem's gates) runs only when its gate passes, and a
+shut gate ends the cascade there; every metric is checked against the declared ranges.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def run_job(evaluator: Evaluator, box: Box, job: SandboxJob, limits: Limits) -> 
     except (BoxBroken, SandboxUnavailable, OSError) as exc:
         return Outcome(failure="sandbox_error", detail=f"cannot start the candidate's process: {exc}", wall_seconds=time.monotonic() - started)
     session = Session(handle.sock, started + limits.wall_seconds, wire.Limits(max_bytes=limits.max_output_bytes))
-    frames = _stages(evaluator, session, job)
+    frames, gated = _stages(evaluator, session, job)
     try:
         end = handle.end()
     except BoxBroken as exc:
@@ -50,31 +51,34 @@ def run_job(evaluator: Evaluator, box: Box, job: SandboxJob, limits: Limits) -> 
         stages=tuple(frames),
         failure=failure.error if failure else None,
         detail=failure.detail if failure else "",
+        gated=None if failure else gated,
         stderr_tail=end.stderr[-limits.stderr_tail_bytes :] if limits.stderr_tail_bytes > 0 else "",
         wall_seconds=time.monotonic() - started,
     )
 
 
-def _stages(evaluator: Evaluator, session: Session, job: SandboxJob) -> list[StageOutcome]:
+def _stages(evaluator: Evaluator, session: Session, job: SandboxJob) -> tuple[list[StageOutcome], str | None]:
+    """The stages run, and the stage a shut gate kept from running (None: no gate shut)."""
     if not job.stages:
-        return []
+        return [], None
     started = time.perf_counter()
     try:
         names = session.load(job.code)
     except CandidateFailed as exc:
-        return [StageOutcome(job.stages[0], None, exc.kind, exc.detail, time.perf_counter() - started)]
+        return [StageOutcome(job.stages[0], None, exc.kind, exc.detail, time.perf_counter() - started)], None
     candidate = Candidate(session, names)
     frames: list[StageOutcome] = []
     results: dict[str, StageResult] = {}
+    gates = {g.stage: g for g in job.gates}
     for stage in job.stages:
-        if job.gate and stage == job.gate.stage and not gate_open(job.gate, results):
-            continue
+        if stage in gates and not gate_open(gates[stage], results):
+            return frames, stage
         frame = _run_stage(evaluator, stage, candidate, session, job.ranges)
         frames.append(frame)
         if frame.error or frame.result is None or not frame.result.valid:
             break
         results[stage] = frame.result
-    return frames
+    return frames, None
 
 
 def _run_stage(evaluator: Evaluator, stage: str, candidate: Candidate, session: Session, ranges) -> StageOutcome:

@@ -10,12 +10,11 @@ from sandboxes.base import Gate, Limits, Outcome, SandboxJob, StageOutcome
 
 
 def job_to_json(job: SandboxJob, limits: Limits) -> bytes:
-    gate = None if job.gate is None else dataclasses.asdict(job.gate)
     data = {
         "code": job.code,
         "evaluator": evaluator_to_json(job.evaluator),
         "stages": list(job.stages),
-        "gate": gate,
+        "gates": [dataclasses.asdict(g) for g in job.gates],
         "ranges": [list(r) for r in job.ranges],
         "limits": dataclasses.asdict(limits),
     }
@@ -24,12 +23,11 @@ def job_to_json(job: SandboxJob, limits: Limits) -> bytes:
 
 def job_from_json(line: bytes) -> tuple[SandboxJob, Limits]:
     data = json.loads(line)
-    gate = data["gate"]
     job = SandboxJob(
         code=data["code"],
         evaluator=evaluator_from_json(data["evaluator"]),
         stages=tuple(data["stages"]),
-        gate=None if gate is None else Gate(**gate),
+        gates=tuple(Gate(**g) for g in data["gates"]),
         ranges=tuple((str(n), float(lo), float(hi)) for n, lo, hi in data["ranges"]),
     )
     return job, Limits(**data["limits"])
@@ -49,6 +47,7 @@ def outcome_to_json(outcome: Outcome) -> bytes:
         "stages": [_stage_to_json(s) for s in outcome.stages],
         "failure": outcome.failure,
         "detail": outcome.detail,
+        "gated": outcome.gated,
         "stderr_tail": outcome.stderr_tail,
         "wall_seconds": outcome.wall_seconds,
     }
@@ -61,6 +60,7 @@ def outcome_from_json(line: bytes) -> Outcome:
         stages=tuple(_stage_from_json(s) for s in data["stages"]),
         failure=data["failure"],
         detail=data["detail"],
+        gated=data["gated"],
         stderr_tail=data["stderr_tail"],
         wall_seconds=data["wall_seconds"],
     )

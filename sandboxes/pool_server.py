@@ -276,6 +276,7 @@ def _sweep() -> bool:
         _reap()
         others = [pid for pid in scratch.live_pids() if pid not in spared]
         if not others:
+            _reap_all()
             return nothing
         nothing = False
         for pid in others:
@@ -285,6 +286,16 @@ def _sweep() -> bool:
                 pass
         time.sleep(0.005)
     return False
+
+
+def _reap_all() -> None:
+    """Every process is dead: collect the last zombies, so the next job sees an empty table."""
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        _reap()
+        if not any(pid not in (1, os.getpid()) for pid in scratch.all_pids()):
+            return
+        time.sleep(0.002)
 
 
 def _reap() -> None:

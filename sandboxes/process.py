@@ -38,16 +38,17 @@ class ProcessBackend:
     note = "NOT isolated: candidates can read your files and reach the network; development only"
     max_uses = 1_000_000  # a box here is only a factory: every job is a fresh process
 
-    def __init__(self, python: str = sys.executable, work_root: str | None = None):
-        self._python, self._work_root = python, work_root
+    def __init__(self, python: str = sys.executable, work_root: str | None = None, packages: str | None = None):
+        """packages: a folder of the problem's sandbox packages, put first on the candidate's path."""
+        self._python, self._work_root, self._packages = python, work_root, packages
 
     def open(self, limits: Limits) -> "ProcessBox":
-        return ProcessBox(self._python, self._work_root)
+        return ProcessBox(self._python, self._work_root, self._packages)
 
 
 class ProcessBox:
-    def __init__(self, python: str, work_root: str | None):
-        self._python, self._work_root = python, work_root
+    def __init__(self, python: str, work_root: str | None, packages: str | None = None):
+        self._python, self._work_root, self._packages = python, work_root, packages
         self.uses = 0
         self.broken = False
 
@@ -64,7 +65,7 @@ class ProcessBox:
         try:
             proc = subprocess.Popen(
                 [self._python, *SERVER, "--fd", str(theirs.fileno())], stdin=subprocess.DEVNULL, stdout=output,
-                stderr=output, cwd=workdir, env=scrubbed_env(workdir), start_new_session=True,
+                stderr=output, cwd=workdir, env=scrubbed_env(workdir, self._packages), start_new_session=True,
                 pass_fds=(theirs.fileno(),), preexec_fn=_die_with_parent,
             )  # fmt: skip
         except OSError as exc:
@@ -119,9 +120,10 @@ def _tail(path: str, size: int) -> str:
         return ""
 
 
-def scrubbed_env(workdir: str) -> dict[str, str]:
-    """Nothing from the host environment (no API keys); threads pinned for fair, stable timings."""
-    return {
+def scrubbed_env(workdir: str, packages: str | None = None) -> dict[str, str]:
+    """Nothing from the host environment (no API keys); threads pinned for fair, stable timings;
+    the problem's sandbox packages, if any, first on the path."""
+    return {**({"PYTHONPATH": packages} if packages else {}),
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",

@@ -41,6 +41,11 @@ def live_pids() -> list[int]:
     return pids
 
 
+def all_pids() -> list[int]:
+    """Every process in the table, zombies included."""
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
 def kernel_keys() -> frozenset[str]:
     """Ids of the kernel keys this process can see (a keyring outlives the processes that fill it)."""
     try:

@@ -39,9 +39,10 @@ class BackendSpec:
     name: str
     image: str | None = None
     max_uses: int | None = None
+    packages: str | None = None  # bwrap, process: the folder of the problem's sandbox packages
 
     def to_json(self) -> dict:
-        return {"name": self.name, "image": self.image, "max_uses": self.max_uses}
+        return {"name": self.name, "image": self.image, "max_uses": self.max_uses, "packages": self.packages}
 
 
 def build_backend(spec: BackendSpec):
@@ -53,11 +54,11 @@ def build_backend(spec: BackendSpec):
     if spec.name == "bwrap":
         from sandboxes.bwrap import BwrapBackend
 
-        return BwrapBackend(**options)
+        return BwrapBackend(packages=spec.packages, **options)
     if spec.name == "process":
         from sandboxes.process import ProcessBackend
 
-        return ProcessBackend()
+        return ProcessBackend(packages=spec.packages)
     raise SandboxUnavailable(f"unknown sandbox backend {spec.name!r}")
 
 

@@ -7,13 +7,14 @@ import asyncio
 from evolve.config import RunConfig
 from evolve.events import RunStatus
 from evolve.problem import load_problem
-from evolve.runs import create_run, execute
+from evolve.run_folders import RunPlace, create_run
+from evolve.runs import execute
 
 
 def _run(problem_dir, runs_root, name, **settings):
     problem = load_problem(problem_dir)
     config = RunConfig(**{"islands": 2, "migration_interval": 5, "timeout_seconds": 20, "sandbox": "process", **settings})
-    handle = create_run(problem, config, runs_root, name, None)
+    handle = create_run(problem, config.model_dump(mode="json"), RunPlace(runs_root), name)
     status = RunStatus()
     result = asyncio.run(execute(handle, problem, config, status))
     return handle, result, status

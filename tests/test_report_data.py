@@ -10,20 +10,20 @@ from report_runs import BAD, GOOD, PRICES, XSS, llm_report, offline_run
 
 from evolve.html_report import collect
 from evolve.html_report.tree import lineage_tree
-from evolve.runs import open_run
+from evolve.run_folders import RunPlace, open_run
 
 
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory):
     runs = offline_run(tmp_path_factory.mktemp("offline"))
-    handle = open_run("offline", runs, None)
+    handle = open_run("offline", RunPlace(runs))
     return collect(handle.store, handle.run), sqlite3.connect(runs / "offline" / "evolve.db"), handle
 
 
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory):
     _, runs = llm_report(tmp_path_factory)
-    handle = open_run("llm", runs, None)
+    handle = open_run("llm", RunPlace(runs))
     return collect(handle.store, handle.run), sqlite3.connect(runs / "llm" / "evolve.db")
 
 

@@ -36,7 +36,7 @@ def pool():
 
 def run(pool, code: str, *, stages=STAGES, gate=None, limits=FAST, evaluator=EVALUATOR, ranges=()) -> Outcome:
     sandbox, loop = pool
-    job = SandboxJob(code=textwrap.dedent(code), evaluator=evaluator, stages=stages, gate=gate, ranges=ranges)
+    job = SandboxJob(code=textwrap.dedent(code), evaluator=evaluator, stages=stages, gates=(gate,) if gate else (), ranges=ranges)
     return loop.run_until_complete(sandbox.run(job, limits))
 
 

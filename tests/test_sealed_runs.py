@@ -32,20 +32,13 @@ PROBLEM = REPO / "problems" / "spot_single"
 MODEL = "openai/gpt-script"
 UP, SEED = "the honest program", "the seed"  # expected train scores: what those score in the same run
 
-SEED_DECIDE = '''
-    def seed_decide(self, obs):
-        slack = obs.remaining_time_hours - obs.remaining_work_hours - self.overhead
-        lag = obs.elapsed_hours * self.rate - obs.work_done_hours
-        if slack < SAFETY_MARGIN:
-            return ON_DEMAND
-        if obs.last_cluster == ON_DEMAND and slack < RESUME_SLACK:
-            return ON_DEMAND
-        if obs.spot_available:
-            return SPOT
-        if lag > LAG_LIMIT:
-            return ON_DEMAND
-        return NONE
-'''
+def _methods(path: Path) -> str:
+    """The methods of a program's `class Policy`, as they sit in the seed's class block."""
+    return path.read_text().split("class Policy:\n", 1)[1].replace("    # EVOLVE-BLOCK-START\n", "").split("    # EVOLVE-BLOCK-END")[0]
+
+
+# the seed's own decision, renamed: what every hostile program falls back to when its trick finds nothing
+SEED_DECIDE = "\n" + _methods(PROBLEM / "seed.py").split("    def decide(self, obs):", 1)[1].join(["    def seed_decide(self, obs):", ""])
 ORACLE = '''
     def oracle(self, obs, future):
         """With the rest of this window's availability known: ride every spot run, and wait through
@@ -74,31 +67,7 @@ INIT = '''
 '''
 CONSTANTS = "SAFETY_MARGIN = 2.0\nRESUME_SLACK = 3.0\nLAG_LIMIT = 6.0\n"
 
-UP_BODY = '''
-    def __init__(self, spec):
-        self.tick = spec.tick_hours
-        self.overhead = spec.restart_overhead_hours
-        self.rate = spec.job_hours / spec.deadline_hours
-
-    def decide(self, obs):
-        tick, overhead, has_spot, running = self.tick, self.overhead, obs.spot_available, obs.last_cluster
-        if running == SPOT and not has_spot:
-            running = NONE
-        choice = SPOT if has_spot else NONE
-        if obs.work_done_hours - obs.elapsed_hours * self.rate < 0:
-            choice = SPOT if has_spot else ON_DEMAND
-        if running == ON_DEMAND and not has_spot:
-            choice = ON_DEMAND
-        ticks_left = round(obs.remaining_time_hours / tick)
-        work = obs.remaining_work_hours
-        if math.ceil((work + 2 * overhead) / tick - 1e-9) >= ticks_left and running != SPOT:
-            choice = ON_DEMAND
-        if math.ceil((work + overhead) / tick - 1e-9) >= ticks_left:
-            choice = SPOT if running == SPOT and obs.pending_overhead_hours < 1e-9 else ON_DEMAND
-            if overhead == 0 and has_spot:
-                choice = SPOT
-        return choice
-'''
+UP_BODY = _methods(PROBLEM / "baselines" / "uniform_progress.py")  # the published policy, honest
 
 # name -> (module-level block, class block, expected (status, train score or None))
 SCRIPT = {
@@ -310,3 +279,23 @@ def test_hostile_candidates_gain_nothing_in_a_real_run(cli, problem_copy, tmp_pa
     assert code == 0, err
     exported = [p for p in (tmp_path / "export").iterdir() if p.suffix == ".py"]
     assert len(exported) == 1 and exported[0].read_text() == honest[5]
+
+
+def test_a_look_ahead_built_from_the_public_seeds_pays_only_on_public_workloads(cli, tmp_path):
+    """tests/fixtures/lookahead/eplb_oracle.py (from a review) copies the eplb workload generator,
+    rebuilds every public window, recognises the one it is given and places for the window that
+    will score it; unrecognised, it is DeepSeek's algorithm. On the published workloads it beats
+    DeepSeek by far; in a run (private workloads) it scores exactly what DeepSeek scores."""
+    problem = tmp_path / "eplb"
+    shutil.copytree(REPO / "problems" / "eplb", problem)
+    oracle = REPO / "tests" / "fixtures" / "lookahead" / "eplb_oracle.py"
+    code, out, err = cli("eval", str(problem), str(oracle), "--json")
+    assert code == 0, err
+    public = json.loads(out)
+    code, out, err = cli("eval", str(problem), str(problem / "baselines" / "deepseek.py"), "--json")
+    assert public["score"] > json.loads(out)["score"] + 15  # the attack is real where workloads are public
+    shutil.copy(oracle, problem / "seed.py")
+    code, _, err = cli("run", str(problem), "--iterations", "0", "--name", "oracle")
+    assert code == 0, err
+    status = json.loads(cli("status", "oracle", "--json")[1])
+    assert status["seed_score"] == pytest.approx(status["baselines"]["deepseek"]["train"], abs=1e-12)

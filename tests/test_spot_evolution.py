@@ -21,7 +21,7 @@ def test_offline_evolution_beats_seed_and_exports_a_clean_patch(cli, tmp_path):
     assert status["baselines"]["uniform_progress"]["train"] > status["baselines"]["greedy"]["train"]
 
     assert cli("export", "spot", "--out", str(tmp_path / "export"))[0] == 0
-    best = (tmp_path / "export" / "seed.py").read_text()
+    best = (tmp_path / "export" / "best_seed.py").read_text()
     meta = json.loads((tmp_path / "export" / "best.json").read_text())
     seed_rel = meta["seed"]["path"]  # relative to the folder to apply in (the repository's top)
     assert seed_rel.endswith("spot_single/seed.py")

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from evolve.html_report.values import FailureTimeline, Grids, LineageTree, Overview, ScoreCurve, Spend
 
-STATUS_COLORS = {"valid": "#1f77b4", "invalid": "#ff7f0e", "failed": "#d62728", "rejected": "#7f7f7f", "duplicate": "#bcbd22"}
+STATUS_COLORS = {"valid": "#1f77b4", "invalid": "#ff7f0e", "failed": "#d62728", "rejected": "#7f7f7f", "duplicate": "#bcbd22", "gated": "#9467bd"}
 ISLAND_COLORS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#ff7f0e", "#7f7f7f")
 REASON_COLORS = ("#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#1f77b4", "#2ca02c")
 TEMPLATE = "plotly_white"

@@ -124,3 +124,17 @@ class VariantStats:
     valid: int
     improved: int  # children better than their parent
     best_improvement: float | None
+
+
+@dataclass(frozen=True)
+class CandidateSummary:
+    """A candidate without its code: for listings and failure tallies."""
+
+    iteration: int
+    island: int
+    status: str
+    failure_reason: str | None
+    failure_detail: str
+    score: float | None
+    test_score: float | None
+    summary: str

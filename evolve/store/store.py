@@ -7,15 +7,16 @@ so a crash or kill -9 leaves either the whole iteration or none of it.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import case, create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import aliased, sessionmaker
 
-from evolve.errors import RunNotFound, UserError
+from evolve.errors import RunNotFound, StoreError, UserError
 from evolve.proposers.base import BASE_VARIANT, PROMPT_OPERATOR
 from evolve.store import models as m
 from evolve.store.migrations import migrate
@@ -31,6 +32,7 @@ from evolve.store.rows import (
 )
 from evolve.store.records import (
     CandidateRecord,
+    CandidateSummary,
     PromptVariantRecord,
     ProposalRecord,
     ReferenceRecord,
@@ -74,6 +76,15 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
+    @contextmanager
+    def _write(self):
+        """One write transaction; the database's refusal (full disk...) becomes a StoreError."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except (OperationalError, DatabaseError) as exc:
+            raise StoreError(f"cannot write to {self.url}: {getattr(exc, 'orig', None) or exc}") from None
+
     # runs -------------------------------------------------------------------------------------
 
     def create_run(self, name: str, problem_name: str, problem_path: str, problem_version: str, config: dict) -> RunInfo:
@@ -85,7 +96,7 @@ class Store:
             config=config,
             state="created",
         )
-        with self._sessions.begin() as session:
+        with self._write() as session:
             session.add(row)
             try:
                 session.flush()
@@ -105,18 +116,18 @@ class Store:
             return [run_info(r) for r in session.scalars(select(m.Run).order_by(m.Run.id))]
 
     def set_state(self, run_id: int, state: str) -> None:
-        with self._sessions.begin() as session:
+        with self._write() as session:
             session.get_one(m.Run, run_id).state = state
 
     def set_config(self, run_id: int, config: dict) -> None:
-        with self._sessions.begin() as session:
+        with self._write() as session:
             session.get_one(m.Run, run_id).config = config
 
     # references (baselines) --------------------------------------------------------------------
 
     def save_references(self, run_id: int, refs: list[ReferenceRecord]) -> None:
         """Replace the run's reference scores (a restarted start must not add a second set)."""
-        with self._sessions.begin() as session:
+        with self._write() as session:
             session.execute(delete(m.Reference).where(m.Reference.run_id == run_id))
             for ref in refs:
                 session.add(
@@ -136,7 +147,7 @@ class Store:
         self, run_id: int, candidate: CandidateRecord, proposal: ProposalRecord | None, new_best: bool
     ) -> CandidateRecord:
         """Store one iteration atomically and advance the run's cursor to it."""
-        with self._sessions.begin() as session:
+        with self._write() as session:
             proposal_id = None
             if proposal is not None:
                 proposal_id, variant = add_proposal(session, run_id, candidate.iteration, proposal)
@@ -160,6 +171,14 @@ class Store:
             rows = list(session.scalars(select(m.Candidate).where(m.Candidate.run_id == run_id).order_by(m.Candidate.iteration)))
             evals = evaluations_by_candidate(session, [r.id for r in rows])
             return [candidate_record(r, evals.get(r.id, ())) for r in rows]
+
+    def candidate_summaries(self, run_id: int) -> list[CandidateSummary]:
+        """Every candidate of a run in iteration order, without code or evaluations."""
+        c = m.Candidate
+        columns = (c.iteration, c.island, c.status, c.failure_reason, c.failure_detail, c.score, c.test_score, c.summary)
+        with self._sessions() as session:
+            rows = session.execute(select(*columns).where(c.run_id == run_id).order_by(c.iteration)).all()
+        return [CandidateSummary(*row) for row in rows]
 
     def candidate(self, candidate_id: int) -> CandidateRecord:
         with self._sessions() as session:
@@ -243,7 +262,7 @@ class Store:
         """Calls made for iterations a stop cancelled: paid for, so kept (with no candidate)."""
         if not items:
             return
-        with self._sessions.begin() as session:
+        with self._write() as session:
             for iteration, proposal in items:
                 add_proposal(session, run_id, iteration, proposal)
 

@@ -17,8 +17,9 @@ from evolve.blocks import split_program
 from evolve.errors import PatchError, ProblemError
 from evolve.proposers.base import ProgramView, ProposalRequest
 from evolve.proposers.llm.wire import ChatRequest
+from evolve.resources import shipped
 
-SHIPPED_PROMPTS = Path(__file__).resolve().parents[3] / "prompts"
+SHIPPED_PROMPTS = shipped("prompts")
 OPERATORS = ("diff", "rewrite", "crossover", "repair")
 
 

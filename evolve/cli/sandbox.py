@@ -1,4 +1,5 @@
-"""`evolve sandbox build|check`: the sandbox command group, composed into the main app by evolve.cli."""
+"""`evolve sandbox build|check`: the sandbox command group, composed into the main app by evolve.cli.
+"""
 
 from __future__ import annotations
 
