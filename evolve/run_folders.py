@@ -20,6 +20,7 @@ from pathlib import Path
 from evolve.errors import ConfigError, RunNotFound, UserError
 from evolve.problem import Problem
 from evolve.store import RunInfo, Store, default_db_url
+from evolve.store.database_url import shown
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 DEFAULT_RUNS_DIR = Path("runs")
@@ -35,7 +36,7 @@ class RunPlace:
     def options(self) -> str:
         """The options a hint must repeat to reach the same run (none for the defaults)."""
         parts = [] if self.runs_dir == DEFAULT_RUNS_DIR else ["--runs-dir", str(self.runs_dir)]
-        parts += [] if self.db is None else ["--db", self.db]
+        parts += [] if self.db is None else ["--db", shown(self.db)]
         return "".join(f" {shlex.quote(p)}" for p in parts)
 
     def lock_file(self, run_dir: Path, name: str) -> Path:
@@ -65,7 +66,7 @@ class RunHandle:
     @property
     def where(self) -> str:
         """Where the run is kept, for the user: its folder, or the --db store."""
-        return f"run folder: {self.run_dir}" if self.place.db is None else f"store: {self.place.db}"
+        return f"run folder: {self.run_dir}" if self.place.db is None else f"store: {shown(self.place.db)}"
 
 
 def hint(command: str, name: str, place: RunPlace) -> str:

@@ -1,0 +1,215 @@
+"""PostgreSQL as a first-class store, against a real server: each test gets a database of its own.
+
+Runs, reports, kill -9 and resume, two runs into one database at once (a team's shared store),
+migrations on an empty database, and a server that cannot be reached. The lineage a run stores
+in PostgreSQL is the one it stores in SQLite: the same seed gives the same candidates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import set_delay
+from postgres_server import fresh_database
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
+
+from evolve.errors import RunNotFound
+from evolve.store import Store, default_db_url
+from evolve.store.migrations import MIGRATIONS, migrate
+from evolve.store.models import Base
+
+
+@pytest.fixture
+def pg_url():
+    with fresh_database() as url:
+        yield url
+
+
+def _lineage(url: str, name: str) -> list[tuple]:
+    """A run's candidates as comparable rows (parents by iteration: ids differ between stores)."""
+    store = Store(url)
+    try:
+        run = store.run(name)
+        records = store.candidates(run.id)
+    finally:
+        store.close()
+    iteration_of = {c.id: c.iteration for c in records}
+    return [
+        (c.iteration, c.island, c.generation, iteration_of.get(c.parent_id), c.code_hash, c.status, c.score, c.test_score)
+        for c in records
+    ]
+
+
+def _evolve(*args: str, cwd) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "evolve.cli", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        text=True,
+        env={**os.environ, "EVOLVE_SANDBOX": "process"},
+    )
+
+
+def _finished(proc: subprocess.Popen, timeout: float = 120) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return out
+
+
+def _wait_for_iterations(url: str, name: str, at_least: int, timeout: float = 60.0) -> int:
+    store = Store(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                done = store.run(name).iterations_done
+            except RunNotFound:
+                done = -1
+            if done >= at_least:
+                return done
+            time.sleep(0.05)
+    finally:
+        store.close()
+    raise AssertionError(f"run {name} never reached {at_least} iterations")
+
+
+def test_run_status_best_export_against_postgres(cli, toy_problem, tmp_path, pg_url):
+    args = ["--iterations", "6", "--seed", "3"]
+    code, out, err = cli("run", str(toy_problem), *args, "--name", "pg", "--db", pg_url)
+    assert code == 0, err
+    assert not (tmp_path / "runs" / "pg" / "evolve.db").exists()  # everything went to the server
+
+    listed = json.loads(cli("status", "--json", "--db", pg_url)[1])
+    assert [(r["name"], r["state"], r["iterations_done"]) for r in listed] == [("pg", "finished", 6)]
+    summary = json.loads(cli("status", "pg", "--json", "--db", pg_url)[1])
+    assert summary["iterations_done"] == 6 and summary["state"] == "finished"
+    code, text_status, err = cli("status", "pg", "--db", pg_url)
+    assert code == 0 and "6/6 iterations" in text_status, err
+
+    best = json.loads(cli("best", "pg", "--json", "--db", pg_url)[1])
+    lineage = _lineage(pg_url, "pg")
+    assert best["score"] == max(row[6] for row in lineage if row[5] == "valid")
+
+    code, _, err = cli("export", "pg", "--out", str(tmp_path / "out"), "--db", pg_url)
+    assert code == 0, err
+    assert (tmp_path / "out" / "best_seed.py").read_text() == best["code"]
+    assert json.loads((tmp_path / "out" / "best.json").read_text())["run"]["best_score"] == best["score"]
+
+    # The same run in SQLite stores the same lineage.
+    assert cli("run", str(toy_problem), *args, "--name", "lite")[0] == 0
+    assert lineage == _lineage(default_db_url(tmp_path / "runs" / "lite"), "lite")
+
+
+def test_kill_9_then_resume_against_postgres(toy_problem, tmp_path, pg_url):
+    set_delay(toy_problem, 0.1)
+    args = ["--iterations", "12", "--seed", "4", "--workers", "2", "--db", pg_url]
+    victim = _evolve("run", str(toy_problem), *args, "--name", "victim", cwd=tmp_path)
+    _wait_for_iterations(pg_url, "victim", 3)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+    reference = _evolve("run", str(toy_problem), *args, "--name", "reference", cwd=tmp_path)
+    partial = _lineage(pg_url, "victim")
+    assert 3 <= len(partial) - 1 < 12
+    assert [r[0] for r in partial] == list(range(len(partial)))  # whole iterations only
+
+    shown = json.loads(_finished(_evolve("status", "victim", "--json", "--db", pg_url, cwd=tmp_path)))
+    assert shown["state"] == "stopped"  # stored as running, but nobody drives it
+
+    _finished(_evolve("resume", "victim", "--db", pg_url, cwd=tmp_path))
+    _finished(reference)
+    rows = _lineage(pg_url, "victim")
+    assert [r[0] for r in rows] == list(range(13))  # none lost, none repeated
+    assert rows[: len(partial)] == partial  # what was stored before the kill is untouched
+    assert rows == _lineage(pg_url, "reference")  # and it is the run that was never interrupted
+
+
+def test_two_runs_into_one_empty_database_at_once(toy_problem, tmp_path, pg_url):
+    set_delay(toy_problem, 0.05)
+    runs = {"alice": "1", "bob": "2"}
+    started = [
+        _evolve("run", str(toy_problem), "--iterations", "10", "--seed", seed, "--name", name, "--db", pg_url, cwd=tmp_path)
+        for name, seed in runs.items()
+    ]  # both open the database before it has any table: the migrations must take turns
+    for proc in started:
+        _finished(proc)
+
+    listed = json.loads(_finished(_evolve("status", "--json", "--db", pg_url, cwd=tmp_path)))
+    assert sorted((r["name"], r["state"], r["iterations_done"]) for r in listed) == [
+        ("alice", "finished", 10),
+        ("bob", "finished", 10),
+    ]
+    alone = {  # each run again, on its own in SQLite
+        name: _evolve("run", str(toy_problem), "--iterations", "10", "--seed", seed, "--name", name, cwd=tmp_path)
+        for name, seed in runs.items()
+    }
+    for name, proc in alone.items():
+        _finished(proc)
+        assert _lineage(pg_url, name) == _lineage(default_db_url(tmp_path / "runs" / name), name)  # nothing of the other run
+
+
+def test_migrations_on_an_empty_database(pg_url):
+    engine = create_engine(pg_url)
+    try:
+        assert inspect(engine).get_table_names() == []
+        assert migrate(engine) == [name for name, _ in MIGRATIONS]
+        assert migrate(engine) == []  # recorded: a second opening applies nothing
+        found = inspect(engine)
+        for table in Base.metadata.sorted_tables:
+            columns = {c["name"] for c in found.get_columns(table.name)}
+            assert columns == {c.name for c in table.columns}, table.name
+    finally:
+        engine.dispose()
+    store = Store(pg_url)  # and the store opens it as it is
+    try:
+        assert store.runs() == []
+    finally:
+        store.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _one_line_exit_2(result: tuple[int, str, str], *fragments: str) -> str:
+    code, _, err = result
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_unreachable_server_or_bad_url_is_one_line(cli, toy_problem, pg_url):
+    real = make_url(pg_url)
+    secret = "s3cret-never-printed"
+    port = _closed_port()
+    nobody_listens = real.set(host="127.0.0.1", port=port, password=secret).render_as_string(hide_password=False)
+    for command in (["status"], ["status", "x"], ["run", str(toy_problem), "--iterations", "1"]):
+        err = _one_line_exit_2(cli(*command, "--db", nobody_listens), "cannot open database", "refused")
+        assert secret not in err  # the password is masked in what we print
+    wrong_password = real.set(password="not-the-password").render_as_string(hide_password=False)
+    _one_line_exit_2(cli("status", "--db", wrong_password), "cannot open database", "password authentication failed")
+    no_such_db = real.set(database="evolve_no_such_database").render_as_string(hide_password=False)
+    _one_line_exit_2(cli("status", "--db", no_such_db), "cannot open database", "does not exist")
+    bad_port = nobody_listens.replace(f":{port}/", ":notaport/")
+    assert secret not in _one_line_exit_2(cli("status", "--db", bad_port), "cannot use database URL", ":***@")
+    _one_line_exit_2(cli("status", "ghost", "--db", pg_url), "no run named 'ghost'")
+
+
+def test_bare_postgresql_url_means_psycopg(cli, toy_problem, pg_url):
+    bare = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    code, _, err = cli("run", str(toy_problem), "--iterations", "2", "--name", "bare", "--db", bare)
+    assert code == 0, err
+    assert json.loads(cli("status", "bare", "--json", "--db", pg_url)[1])["iterations_done"] == 2
