@@ -143,9 +143,15 @@ def list_runs(place: RunPlace) -> tuple[list[RunHandle], list[Unreadable]]:
 
 def shown_state(handle: RunHandle) -> str:
     """The stored state, except that a "running" run nobody drives was killed: it is stopped."""
-    if handle.run.state == "running" and not driven(handle.lock_file):
+    if handle.run.state == "running" and not _driven(handle):
         return "stopped"
     return handle.run.state
+
+
+def _driven(handle: RunHandle) -> bool:
+    """Asked of the store where machines share it (PostgreSQL), else of this machine's lock file."""
+    in_store = handle.store.driven(handle.run.id)
+    return driven(handle.lock_file) if in_store is None else in_store
 
 
 def driven(lock_file: Path) -> bool:
@@ -162,11 +168,15 @@ def driven(lock_file: Path) -> bool:
 
 @contextmanager
 def run_lock(handle: RunHandle):
-    """One process drives a run at a time; a second `run`/`resume` of it fails with one line."""
+    """One process drives a run at a time; a second `run`/`resume` of it fails with one line. A
+    shared store (PostgreSQL) also holds the lock itself, for the processes of other machines."""
     handle.lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(handle.lock_file, "w") as held:
         try:
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UserError(f"run {handle.run.name} is being driven by another process right now") from None
-        yield
+        with handle.store.driving(handle.run.id) as got:
+            if not got:
+                raise UserError(f"run {handle.run.name} is being driven by another process (on another machine) right now")
+            yield

@@ -48,7 +48,8 @@ def _lineage(url: str, name: str) -> list[tuple]:
     ]
 
 
-def _evolve(*args: str, cwd) -> subprocess.Popen:
+def _evolve(*args: str, cwd, tmpdir=None) -> subprocess.Popen:
+    """`evolve ...` in its own process; another `tmpdir` plays another machine (no shared lock files)."""
     return subprocess.Popen(
         [sys.executable, "-m", "evolve.cli", *args],
         cwd=cwd,
@@ -56,7 +57,7 @@ def _evolve(*args: str, cwd) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         start_new_session=True,
         text=True,
-        env={**os.environ, "EVOLVE_SANDBOX": "process"},
+        env={**os.environ, "EVOLVE_SANDBOX": "process", **({"TMPDIR": str(tmpdir)} if tmpdir else {})},
     )
 
 
@@ -81,6 +82,18 @@ def _wait_for_iterations(url: str, name: str, at_least: int, timeout: float = 60
     finally:
         store.close()
     raise AssertionError(f"run {name} never reached {at_least} iterations")
+
+
+def _wait_until_nobody_drives(url: str, name: str, timeout: float = 30.0) -> None:
+    """After a kill -9 the server notices the dead connection (and drops its lock) a moment later."""
+    store = Store(url)
+    try:
+        run_id, deadline = store.run(name).id, time.monotonic() + timeout
+        while store.driven(run_id):
+            assert time.monotonic() < deadline, f"run {name} still looks driven"
+            time.sleep(0.05)
+    finally:
+        store.close()
 
 
 def test_run_status_best_export_against_postgres(cli, toy_problem, tmp_path, pg_url):
@@ -117,6 +130,7 @@ def test_kill_9_then_resume_against_postgres(toy_problem, tmp_path, pg_url):
     _wait_for_iterations(pg_url, "victim", 3)
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
+    _wait_until_nobody_drives(pg_url, "victim")
     reference = _evolve("run", str(toy_problem), *args, "--name", "reference", cwd=tmp_path)
     partial = _lineage(pg_url, "victim")
     assert 3 <= len(partial) - 1 < 12
@@ -131,6 +145,27 @@ def test_kill_9_then_resume_against_postgres(toy_problem, tmp_path, pg_url):
     assert [r[0] for r in rows] == list(range(13))  # none lost, none repeated
     assert rows[: len(partial)] == partial  # what was stored before the kill is untouched
     assert rows == _lineage(pg_url, "reference")  # and it is the run that was never interrupted
+
+
+def test_a_live_run_is_seen_from_another_machine(toy_problem, tmp_path, pg_url):
+    """Lock files speak for one machine; the shared store says who drives a run to everyone."""
+    set_delay(toy_problem, 0.2)
+    elsewhere = tmp_path / "another-machine-tmp"
+    elsewhere.mkdir()
+    live = _evolve("run", str(toy_problem), "--iterations", "200", "--name", "live", "--db", pg_url, cwd=tmp_path)
+    try:
+        _wait_for_iterations(pg_url, "live", 1)
+        seen = json.loads(_finished(_evolve("status", "live", "--json", "--db", pg_url, cwd=tmp_path, tmpdir=elsewhere)))
+        assert seen["state"] == "running"
+        second = _evolve("resume", "live", "--db", pg_url, cwd=tmp_path, tmpdir=elsewhere)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2 and "driven by another process" in err and "Traceback" not in err, err
+    finally:
+        os.killpg(live.pid, signal.SIGKILL)
+        live.wait(timeout=10)
+    _wait_until_nobody_drives(pg_url, "live")
+    seen = json.loads(_finished(_evolve("status", "live", "--json", "--db", pg_url, cwd=tmp_path, tmpdir=elsewhere)))
+    assert seen["state"] == "stopped"  # killed: stopped for everyone, and free to resume anywhere
 
 
 def test_two_runs_into_one_empty_database_at_once(toy_problem, tmp_path, pg_url):

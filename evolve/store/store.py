@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased, sessionmaker
 
 from evolve.errors import RunNotFound, StoreError, UserError
 from evolve.proposers.base import BASE_VARIANT, PROMPT_OPERATOR
-from evolve.store import models as m
+from evolve.store import driver_lock, models as m
 from evolve.store.database_url import one_line, open_engine, shown
 from evolve.store.migrations import migrate
 from evolve.store.rows import (
@@ -108,6 +108,20 @@ class Store:
     def set_config(self, run_id: int, config: dict) -> None:
         with self._write() as session:
             session.get_one(m.Run, run_id).config = config
+
+    @contextmanager
+    def driving(self, run_id: int):
+        """Hold the run's driver lock in the store itself where machines share it (PostgreSQL);
+        yields False if another process holds it, True otherwise (a SQLite store holds nothing)."""
+        if not driver_lock.shared(self._engine):
+            yield True
+            return
+        with driver_lock.held(self._engine, run_id) as got:
+            yield got
+
+    def driven(self, run_id: int) -> bool | None:
+        """Whether a process anywhere drives the run (None: this store cannot tell; ask the lock file)."""
+        return driver_lock.taken(self._engine, run_id) if driver_lock.shared(self._engine) else None
 
     # references (baselines) --------------------------------------------------------------------
 
