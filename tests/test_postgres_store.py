@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from evolve.errors import RunNotFound
 from evolve.store import Store, default_db_url
+from evolve.store.records import CandidateRecord, EvaluationRecord, ProposalRecord
 from evolve.store.migrations import MIGRATIONS, migrate
 from evolve.store.models import Base
 
@@ -248,3 +249,24 @@ def test_bare_postgresql_url_means_psycopg(cli, toy_problem, pg_url):
     code, _, err = cli("run", str(toy_problem), "--iterations", "2", "--name", "bare", "--db", bare)
     assert code == 0, err
     assert json.loads(cli("status", "bare", "--json", "--db", pg_url)[1])["iterations_done"] == 2
+
+
+def test_nul_characters_do_not_end_a_run(pg_url):
+    """An LLM's answer or a candidate's output may hold NUL, which PostgreSQL text cannot: the
+    iteration is stored (with U+FFFD in its place), as SQLite stores it (verbatim)."""
+    store = Store(pg_url)
+    try:
+        run = store.create_run("nul", "toy", "/p", "v", {"note": "a\x00b"})
+        record = CandidateRecord(
+            iteration=0, island=0, generation=0, parent_id=None, code="x = 1\x00\n", code_hash="h", norm_hash="n",
+            status="failed", failure_reason="crash", failure_detail="printed \x00 then died", features={},
+            evaluations=(EvaluationRecord("smoke", {}, False, "bad\x00", "feedback \x00", "crash", 0.1),),
+        )  # fmt: skip
+        store.commit_iteration(run.id, record, ProposalRecord("offline", response="answer \x00"), new_best=False)
+        stored = store.candidates(run.id)[0]
+        assert (stored.code, stored.failure_detail) == ("x = 1\ufffd\n", "printed \ufffd then died")
+        assert (stored.evaluations[0].reason, stored.evaluations[0].feedback) == ("bad\ufffd", "feedback \ufffd")
+        assert store.proposals(run.id)[0].response == "answer \ufffd"
+        assert store.run("nul").config == {"note": "a\x00b"}  # JSON escapes it: kept as it was
+    finally:
+        store.close()

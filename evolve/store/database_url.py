@@ -45,6 +45,8 @@ def open_engine(url: str) -> Engine:
         raise UserError(f"cannot use database URL {shown(url)!r}: {one_line(exc)}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
     return engine
 
 
@@ -63,6 +65,26 @@ def _connect_args(url: URL) -> dict:
     if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
         return {"connect_timeout": CONNECT_TIMEOUT_S}
     return {}
+
+
+NUL, NUL_STORED_AS = "\x00", "\ufffd"
+
+
+def _without_nul(_conn, _cursor, statement, parameters, _context, _executemany):
+    """PostgreSQL text cannot hold a NUL character, but an LLM's answer, a candidate's code or its
+    output can: store U+FFFD in its place rather than refuse (and end) the run over it. (Code with
+    NUL never compiles, so no valid candidate changes.)"""
+    return statement, _nul_replaced(parameters)
+
+
+def _nul_replaced(value):
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_STORED_AS) if NUL in value else value
+    if isinstance(value, dict):
+        return {key: _nul_replaced(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_nul_replaced(item) for item in value)
+    return value
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
