@@ -18,7 +18,7 @@ import time
 import pytest
 from conftest import set_delay
 from postgres_server import fresh_database
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from evolve.errors import RunNotFound
@@ -269,4 +269,23 @@ def test_nul_characters_do_not_end_a_run(pg_url):
         assert store.proposals(run.id)[0].response == "answer \ufffd"
         assert store.run("nul").config == {"note": "a\x00b"}  # JSON escapes it: kept as it was
     finally:
+        store.close()
+
+
+def test_a_connection_the_server_dropped_is_replaced(pg_url):
+    """A restart or an idle timeout ends the store's pooled connections: the next write opens a
+    new one instead of failing (and ending a long run)."""
+    store = Store(pg_url)
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        run = store.create_run("long", "toy", "/p", "v", {})
+        with admin.connect() as conn:
+            dropped = conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            ).all()
+        assert dropped and all(ok for (ok,) in dropped)  # the store's pooled connection is gone
+        store.set_state(run.id, "running")
+        assert store.run("long").state == "running"
+    finally:
+        admin.dispose()
         store.close()

@@ -37,7 +37,7 @@ def open_engine(url: str) -> Engine:
     """An engine for any SQLAlchemy URL; a URL we cannot use is a UserError naming why."""
     parsed = _parsed(url)
     try:
-        engine = create_engine(parsed, connect_args=_connect_args(parsed))
+        engine = create_engine(parsed, **_engine_options(parsed))
     except ImportError as exc:
         hint = f"; {POSTGRES_EXTRA}" if parsed.get_backend_name() == "postgresql" else ""
         raise UserError(f"cannot use database URL {shown(url)!r}: no driver ({exc}){hint}") from None
@@ -61,10 +61,14 @@ def _parsed(url: str) -> URL:
     return parsed
 
 
-def _connect_args(url: URL) -> dict:
-    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
-        return {"connect_timeout": CONNECT_TIMEOUT_S}
-    return {}
+def _engine_options(url: URL) -> dict:
+    """A server reached over the network: connecting gives up after a while, and a pooled
+    connection the server dropped (a restart, an idle timeout) is replaced before use instead of
+    failing the next commit (a ping: about 0.06 ms per transaction on a local server)."""
+    if url.get_backend_name() != "postgresql":
+        return {}
+    timeout = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    return {"connect_args": timeout, "pool_pre_ping": True}
 
 
 NUL, NUL_STORED_AS = "\x00", "\ufffd"
