@@ -17,7 +17,7 @@ import time
 
 import pytest
 from conftest import set_delay
-from postgres_server import fresh_database
+from postgres_server import URL_VARIABLE, fresh_database
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -289,3 +289,33 @@ def test_a_connection_the_server_dropped_is_replaced(pg_url):
     finally:
         admin.dispose()
         store.close()
+
+
+def test_a_store_that_stops_answering_ends_the_run_cleanly(toy_problem, tmp_path, pg_url):
+    """The database refuses connections mid-run: one line, exit 1, nothing stored is lost, and
+    `resume` finishes the run once the database is back, as if it had never stopped."""
+    set_delay(toy_problem, 0.1)
+    args = ["--iterations", "24", "--seed", "5"]
+    reference = _evolve("run", str(toy_problem), *args, "--name", "cut", cwd=tmp_path)  # in SQLite
+    cut = _evolve("run", str(toy_problem), *args, "--name", "cut", "--db", pg_url, cwd=tmp_path)
+    _wait_for_iterations(pg_url, "cut", 2)
+    database = make_url(pg_url).database
+    admin = create_engine(os.environ[URL_VARIABLE], isolation_level="AUTOCOMMIT")  # another database
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"), {"d": database})
+            _, err = cut.communicate(timeout=120)
+            conn.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+    finally:
+        admin.dispose()
+    assert cut.returncode == 1, err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and last.startswith("error: cannot write to"), err
+    assert "evolve resume cut --db" in last, err
+
+    stored = _lineage(pg_url, "cut")
+    assert 2 <= len(stored) - 1 < 24 and [r[0] for r in stored] == list(range(len(stored)))
+    _finished(_evolve("resume", "cut", "--db", pg_url, cwd=tmp_path))
+    _finished(reference)
+    assert _lineage(pg_url, "cut") == _lineage(default_db_url(tmp_path / "runs" / "cut"), "cut")

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 RUN_LOCK_CLASS = 0x65766F6C  # "evol": evolve's runs use advisory keys (this class, run id)
 
@@ -32,8 +33,17 @@ def held(engine: Engine, run_id: int) -> Iterator[bool]:
             yield bool(got)
         finally:
             if got:
-                conn.execute(text("SELECT pg_advisory_unlock(:c, :r)"), {"c": RUN_LOCK_CLASS, "r": run_id})
-                conn.commit()
+                _release(conn, run_id)
+
+
+def _release(conn: Connection, run_id: int) -> None:
+    """Unlock; if the connection is gone (the server restarted, the run is ending because the store
+    stopped answering), the server already let go: close it rather than raise over the real error."""
+    try:
+        conn.execute(text("SELECT pg_advisory_unlock(:c, :r)"), {"c": RUN_LOCK_CLASS, "r": run_id})
+        conn.commit()
+    except SQLAlchemyError:
+        conn.invalidate()  # never back to the pool still holding the lock
 
 
 def taken(engine: Engine, run_id: int) -> bool:
