@@ -1,8 +1,9 @@
 """PostgreSQL as a first-class store, against a real server: each test gets a database of its own.
 
-Runs, reports, kill -9 and resume, two runs into one database at once (a team's shared store),
-migrations on an empty database, and a server that cannot be reached. The lineage a run stores
-in PostgreSQL is the one it stores in SQLite: the same seed gives the same candidates.
+Runs, reports, kill -9 and resume, two runs into one database at once and a live run seen from
+another machine (a team's shared store), migrations on an empty database, a server that cannot be
+reached or stops answering mid-run, and what PostgreSQL refuses that SQLite takes (NUL in text).
+The lineage a run stores in PostgreSQL is the one it stores in SQLite: same seed, same candidates.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from sqlalchemy.engine import make_url
 
 from evolve.errors import RunNotFound
 from evolve.store import Store, default_db_url
-from evolve.store.records import CandidateRecord, EvaluationRecord, ProposalRecord
 from evolve.store.migrations import MIGRATIONS, migrate
 from evolve.store.models import Base
+from evolve.store.records import CandidateRecord, EvaluationRecord, ProposalRecord
 
 
 @pytest.fixture
