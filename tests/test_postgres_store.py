@@ -120,6 +120,13 @@ def test_run_status_best_export_against_postgres(cli, toy_problem, tmp_path, pg_
     assert (tmp_path / "out" / "best_seed.py").read_text() == best["code"]
     assert json.loads((tmp_path / "out" / "best.json").read_text())["run"]["best_score"] == best["score"]
 
+    shown = json.loads(cli("show", "pg", str(best["iteration"]), "--json", "--db", pg_url)[1])
+    assert (shown["candidate_id"], shown["status"]) == (best["candidate_id"], "valid")
+    rows = json.loads(cli("candidates", "pg", "--json", "--db", pg_url)[1])
+    assert [r["iteration"] for r in rows] == list(range(7))
+    code, out, err = cli("report", "pg", "--out", str(tmp_path / "report.html"), "--db", pg_url)
+    assert code == 0 and "7 candidates" in out, err
+
     # The same run in SQLite stores the same lineage.
     assert cli("run", str(toy_problem), *args, "--name", "lite")[0] == 0
     assert lineage == _lineage(default_db_url(tmp_path / "runs" / "lite"), "lite")
