@@ -327,3 +327,27 @@ def test_a_store_that_stops_answering_ends_the_run_cleanly(toy_problem, tmp_path
     _finished(_evolve("resume", "cut", "--db", pg_url, cwd=tmp_path))
     _finished(reference)
     assert _lineage(pg_url, "cut") == _lineage(default_db_url(tmp_path / "runs" / "cut"), "cut")
+
+
+def test_an_llm_run_reports_the_same_from_postgres_as_from_sqlite(cli, toy_problem, tmp_path, pg_url, monkeypatch):
+    """Every reporting query (calls by model, prompt variants, answers) on both databases."""
+    from fakellm import FakeLLM
+    from test_prompt_evolution import Coach, config, score_is_a
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    score_is_a(toy_problem)
+    reports = []
+    for name, db in (("lite", []), ("pg", ["--db", pg_url])):
+        with FakeLLM(Coach()) as server:
+            path = config(tmp_path / f"{name}.toml", server)
+            path.write_text(path.read_text().replace("prompt_interval = 8", "prompt_interval = 4"))
+            code, _, err = cli("run", str(toy_problem), "--iterations", "12", "--config", str(path), "--name", name, *db)
+            assert code == 0, err
+        summary = json.loads(cli("status", name, "--json", *db)[1])
+        rows = json.loads(cli("candidates", name, "--json", *db)[1])
+        assert cli("export", name, "--answers", "--out", str(tmp_path / name), *db)[0] == 0
+        answers = [{**json.loads(line), "run": ""} for line in (tmp_path / name / "answers.jsonl").read_text().splitlines()]
+        assert summary.pop("created_at")[:19] <= summary.pop("updated_at")[:19]  # both UTC, one format
+        reports.append(({k: v for k, v in summary.items() if k != "name"}, rows, answers))
+    assert reports[0][0]["prompt_variants"] and reports[0][0]["models"][0]["prompt_calls"] >= 2
+    assert reports[1] == reports[0]
