@@ -64,11 +64,18 @@ def _parsed(url: str) -> URL:
 def _engine_options(url: URL) -> dict:
     """A server reached over the network: connecting gives up after a while, and a pooled
     connection the server dropped (a restart, an idle timeout) is replaced before use instead of
-    failing the next commit (a ping: about 0.06 ms per transaction on a local server)."""
+    failing the next commit (a ping: about 0.06 ms per transaction on a local server).
+
+    Commits do not wait for the server's disk (synchronous_commit=off: 0.2 ms instead of 7 ms per
+    iteration here), as SQLite's WAL with synchronous=NORMAL does not: a kill of `evolve` loses
+    nothing committed; a crash of the server itself may lose its last fraction of a second, which
+    the store never sees half-written and `resume` does again. The URL's own `options` win."""
     if url.get_backend_name() != "postgresql":
         return {}
-    timeout = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
-    return {"connect_args": timeout, "pool_pre_ping": True}
+    args = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    if "options" not in url.query:
+        args["options"] = "-c synchronous_commit=off"
+    return {"connect_args": args, "pool_pre_ping": True}
 
 
 NUL, NUL_STORED_AS = "\x00", "\ufffd"
