@@ -49,7 +49,8 @@ def fresh_database() -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
         admin.dispose()
-        _unavailable(f"the server at {make_url(base).render_as_string(hide_password=True)} refused: {exc.orig}")
+        reason = " ".join(str(exc.orig).split())
+        _unavailable(f"the server at {make_url(base).render_as_string(hide_password=True)} refused: {reason}")
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -38,7 +38,7 @@ port=$(pg_lsclusters -h | awk -v v="$version" -v c="$cluster" '$1 == v && $2 == 
 for _ in $(seq 1 30); do pg_isready -q -h localhost -p "$port" && break; sleep 1; done
 pg_isready -q -h localhost -p "$port" || { say "server on port $port does not answer"; exit 1; }
 
-psql_admin() { su postgres -c "psql -q -v ON_ERROR_STOP=1 -p $port -d postgres $*"; }
+psql_admin() { (cd / && su postgres -c "psql -q -v ON_ERROR_STOP=1 -p $port -d postgres $*"); }
 exists=$(psql_admin "-Atc \"SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'\"")
 verb=$([ "$exists" = 1 ] && echo ALTER || echo CREATE)
 # CREATEDB: each test makes (and drops) its own database, so tests never see each other's runs.
