@@ -20,6 +20,7 @@ from pathlib import Path
 from evolve.errors import ConfigError, RunNotFound, UserError
 from evolve.problem import Problem
 from evolve.store import RunInfo, Store, default_db_url
+from evolve.store.database_url import shown
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 DEFAULT_RUNS_DIR = Path("runs")
@@ -35,7 +36,7 @@ class RunPlace:
     def options(self) -> str:
         """The options a hint must repeat to reach the same run (none for the defaults)."""
         parts = [] if self.runs_dir == DEFAULT_RUNS_DIR else ["--runs-dir", str(self.runs_dir)]
-        parts += [] if self.db is None else ["--db", self.db]
+        parts += [] if self.db is None else ["--db", shown(self.db)]
         return "".join(f" {shlex.quote(p)}" for p in parts)
 
     def lock_file(self, run_dir: Path, name: str) -> Path:
@@ -65,7 +66,7 @@ class RunHandle:
     @property
     def where(self) -> str:
         """Where the run is kept, for the user: its folder, or the --db store."""
-        return f"run folder: {self.run_dir}" if self.place.db is None else f"store: {self.place.db}"
+        return f"run folder: {self.run_dir}" if self.place.db is None else f"store: {shown(self.place.db)}"
 
 
 def hint(command: str, name: str, place: RunPlace) -> str:
@@ -142,9 +143,15 @@ def list_runs(place: RunPlace) -> tuple[list[RunHandle], list[Unreadable]]:
 
 def shown_state(handle: RunHandle) -> str:
     """The stored state, except that a "running" run nobody drives was killed: it is stopped."""
-    if handle.run.state == "running" and not driven(handle.lock_file):
+    if handle.run.state == "running" and not _driven(handle):
         return "stopped"
     return handle.run.state
+
+
+def _driven(handle: RunHandle) -> bool:
+    """Asked of the store where machines share it (PostgreSQL), else of this machine's lock file."""
+    in_store = handle.store.driven(handle.run.id)
+    return driven(handle.lock_file) if in_store is None else in_store
 
 
 def driven(lock_file: Path) -> bool:
@@ -161,11 +168,15 @@ def driven(lock_file: Path) -> bool:
 
 @contextmanager
 def run_lock(handle: RunHandle):
-    """One process drives a run at a time; a second `run`/`resume` of it fails with one line."""
+    """One process drives a run at a time; a second `run`/`resume` of it fails with one line. A
+    shared store (PostgreSQL) also holds the lock itself, for the processes of other machines."""
     handle.lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(handle.lock_file, "w") as held:
         try:
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UserError(f"run {handle.run.name} is being driven by another process right now") from None
-        yield
+        with handle.store.driving(handle.run.id) as got:
+            if not got:
+                raise UserError(f"run {handle.run.name} is being driven by another process (on another machine) right now")
+            yield

@@ -18,6 +18,7 @@ from evolve.report import run_summary
 from evolve.run_folders import RunHandle, list_runs, open_run, shown_state
 from evolve.runs import problem_of
 from evolve.show import candidate_view, format_candidate
+from evolve.store.database_url import shown
 from evolve.terminal import printable
 from evolve.ui import render_summary
 
@@ -54,7 +55,7 @@ def _print_runs(where, as_json: bool) -> None:
         print(json.dumps(summaries, indent=2))
         return
     if not summaries:
-        console().print(f"no runs in {where.db or where.runs_dir}; start one with: evolve run PROBLEM", soft_wrap=True, markup=False)
+        console().print(f"no runs in {shown(where.db) if where.db else where.runs_dir}; start one with: evolve run PROBLEM", soft_wrap=True, markup=False)
         return
     table = Table(title="runs")
     for col in ("name", "problem", "state", "iterations", "seed", "best", "test"):

@@ -181,7 +181,7 @@ class _ending:
             print(f"interrupted; {said}", file=sys.stderr)
             raise typer.Exit(EXIT_INTERRUPTED)
         if kind is not None and issubclass(kind, StoreError):
-            print(f"error: {exc}; what was stored before is intact: make room, then {self.hint}", file=sys.stderr)
+            print(f"error: {exc}; what was stored before is intact: make room (or bring the database back), then {self.hint}", file=sys.stderr)
             raise typer.Exit(EXIT_FAILED)
         return False
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine, inspect, select, text
 
 from evolve.store.models import Base, PromptVariant, SchemaMigration
+
+MIGRATION_LOCK_KEY = 0x65766F6C7665  # "evolve": one key for every evolve store in a database
 
 
 def _initial(engine: Engine) -> None:
@@ -51,17 +58,53 @@ MIGRATIONS: tuple[tuple[str, Callable[[Engine], None]], ...] = (
 
 
 def migrate(engine: Engine) -> list[str]:
-    """Apply the migrations this database has not seen yet; return their names."""
+    """Apply the migrations this database has not seen yet; return their names. Several processes
+    opening one store at once (a team's runs starting together) take turns."""
+    if _pending(engine) == []:
+        return []
+    with _one_at_a_time(engine):
+        if not inspect(engine).has_table(SchemaMigration.__tablename__):
+            SchemaMigration.__table__.create(engine)
+        with engine.begin() as conn:
+            done = set(conn.scalars(select(SchemaMigration.name)))
+        applied = []
+        for name, step in MIGRATIONS:
+            if name in done:
+                continue
+            step(engine)
+            with engine.begin() as conn:
+                conn.execute(SchemaMigration.__table__.insert().values(name=name))
+            applied.append(name)
+        return applied
+
+
+def _pending(engine: Engine) -> list[str] | None:
+    """The migrations not yet applied (None: no migration table yet), without taking the lock."""
     if not inspect(engine).has_table(SchemaMigration.__tablename__):
-        SchemaMigration.__table__.create(engine)
+        return None
     with engine.begin() as conn:
         done = set(conn.scalars(select(SchemaMigration.name)))
-    applied = []
-    for name, step in MIGRATIONS:
-        if name in done:
-            continue
-        step(engine)
-        with engine.begin() as conn:
-            conn.execute(SchemaMigration.__table__.insert().values(name=name))
-        applied.append(name)
-    return applied
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
+@contextmanager
+def _one_at_a_time(engine: Engine):
+    """PostgreSQL: a session advisory lock; a SQLite file: a lock file (in the temp folder) named
+    after it; else nothing."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    key = hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"evolve-migrate-{key}.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,9 +23,14 @@ def run_info(row: m.Run) -> RunInfo:
         state=row.state,
         iterations_done=row.iterations_done,
         best_candidate_id=row.best_candidate_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
     )
+
+
+def utc(moment: datetime) -> datetime:
+    """UTC without a zone, as SQLite gives it back: PostgreSQL gives it in the session's zone."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def candidate_row(run_id: int, c: CandidateRecord, proposal_id: int | None) -> m.Candidate:

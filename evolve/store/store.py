@@ -11,14 +11,15 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import case, create_engine, delete, event, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import aliased, sessionmaker
 
 from evolve.errors import RunNotFound, StoreError, UserError
 from evolve.proposers.base import BASE_VARIANT, PROMPT_OPERATOR
-from evolve.store import models as m
+from evolve.store import driver_lock, models as m
+from evolve.store.database_url import one_line, open_engine, shown
 from evolve.store.migrations import migrate
 from evolve.store.rows import (
     add_proposal,
@@ -48,28 +49,13 @@ def default_db_url(run_dir: Path) -> str:
     return f"sqlite:///{(run_dir / DB_FILENAME).resolve()}"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 class Store:
     def __init__(self, url: str):
-        try:
-            self._engine: Engine = create_engine(url)
-        except (SQLAlchemyError, ValueError, ImportError) as exc:
-            raise UserError(f"cannot use database URL {url!r}: {exc}") from exc
-        if self._engine.dialect.name == "sqlite":
-            event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._engine: Engine = open_engine(url)
         try:
             migrate(self._engine)
         except SQLAlchemyError as exc:
-            reason = getattr(exc, "orig", None) or exc
-            raise UserError(f"cannot open database {url!r}: {reason}") from exc
+            raise UserError(f"cannot open database {shown(url)!r}: {one_line(exc)}") from None
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self.url = url
 
@@ -83,7 +69,7 @@ class Store:
             with self._sessions.begin() as session:
                 yield session
         except (OperationalError, DatabaseError) as exc:
-            raise StoreError(f"cannot write to {self.url}: {getattr(exc, 'orig', None) or exc}") from None
+            raise StoreError(f"cannot write to {shown(self.url)}: {one_line(exc)}") from None
 
     # runs -------------------------------------------------------------------------------------
 
@@ -108,7 +94,7 @@ class Store:
         with self._sessions() as session:
             row = session.scalar(select(m.Run).where(m.Run.name == name))
             if row is None:
-                raise RunNotFound(f"no run named {name!r} in {self.url}")
+                raise RunNotFound(f"no run named {name!r} in {shown(self.url)}")
             return run_info(row)
 
     def runs(self) -> list[RunInfo]:
@@ -122,6 +108,20 @@ class Store:
     def set_config(self, run_id: int, config: dict) -> None:
         with self._write() as session:
             session.get_one(m.Run, run_id).config = config
+
+    @contextmanager
+    def driving(self, run_id: int):
+        """Hold the run's driver lock in the store itself where machines share it (PostgreSQL);
+        yields False if another process holds it, True otherwise (a SQLite store holds nothing)."""
+        if not driver_lock.shared(self._engine):
+            yield True
+            return
+        with driver_lock.held(self._engine, run_id) as got:
+            yield got
+
+    def driven(self, run_id: int) -> bool | None:
+        """Whether a process anywhere drives the run (None: this store cannot tell; ask the lock file)."""
+        return driver_lock.taken(self._engine, run_id) if driver_lock.shared(self._engine) else None
 
     # references (baselines) --------------------------------------------------------------------
 
