@@ -215,7 +215,9 @@ def test_bad_answers_are_stored_as_failed_proposals_with_their_reason(cli, toy_p
     )
     with FakeLLM(lambda call: next(answers)) as server:
         config = write_config(tmp_path / "llm.toml", server, models=(GOOD,))
-        code, _, err = cli("run", str(toy_problem), "--iterations", "6", "--config", str(config), "--name", "bad")
+        code, _, err = cli(  # one call at a time, in iteration order: the answers are scripted in call order
+            "run", str(toy_problem), "--iterations", "6", "--workers", "1", "--order", "iteration", "--config", str(config), "--name", "bad"
+        )
     assert code == 0, err
     reasons = [r[2] for r in lineage(tmp_path, "bad")[1:]]
     assert reasons == ["no_code", "outside_block", "empty_response", "llm_server_error", "llm_bad_request", "truncated"]
