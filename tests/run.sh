@@ -17,11 +17,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-"$PY" -m pip install -q -e '.[dev]'
+"$PY" -m pip install -q -e '.[dev,ray]'  # ray: the Ray executor's tests run a real local cluster
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # CI (root on Debian): set up Docker and bubblewrap, and make their tests mandatory.
   bash tests/setup_sandboxes.sh "$PY"
   export EVOLVE_REQUIRE_SANDBOXES=1
+  export EVOLVE_REQUIRE_RAY=1  # the Ray executor's tests must run here, not skip
   # The report's browser test: Debian's Chromium, driven by Playwright (whose own browser download
   # is not used); the test saves its screenshots under runs/artifacts/.
   if ! command -v chromium >/dev/null; then
