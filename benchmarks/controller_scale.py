@@ -6,7 +6,9 @@ a few more iterations in a fresh process, which reports:
 
 - ms/iter p50, p95: the controller process's own CPU time between two commits (planning, child
   checks and hashing, the store write, selection; evaluations run in worker processes and cost it
-  nothing), so this is the controller's overhead per iteration, not the evaluation's time
+  nothing), so this is the controller's overhead per iteration, not the evaluation's time. The
+  offline mutator proposes in this process too (an AST walk of the 3 kB parent): its CPU time is
+  measured apart and left out (column "mutator ms", its mean), as an LLM's call would be
 - resume s: from opening the run to its first new plan (the population rebuilt from the store)
 - RSS MB: the controller's resident memory at the end, and its peak
 - then each reporting command as a user runs it (`evolve status`, `status RUN`, `best RUN`,
@@ -78,17 +80,32 @@ def measure_one(runs_dir: Path, name: str, more: int) -> dict:
     from evolve.run_folders import RunPlace, open_run
     from evolve.runs import execute
 
+    from evolve.proposers.offline import OfflineMutator
+
+    mutator_cpu: list[float] = []
+    propose = OfflineMutator.propose
+
+    async def timed_propose(self, request):  # no await inside the mutator: CPU time is its own
+        started = time.process_time()
+        try:
+            return await propose(self, request)
+        finally:
+            mutator_cpu.append(time.process_time() - started)
+
+    OfflineMutator.propose = timed_propose
     started = time.perf_counter()
     handle = open_run(name, RunPlace(runs_dir, None))
     config = build_config(handle.run.config, {"iterations": handle.run.iterations_done + more, "workers": 2})
     clock = _Clock(started)
     asyncio.run(execute(handle, load_problem(Path(handle.run.problem_path)), config, clock))
-    steps = [1000 * (b - a) for a, b in zip(clock.cpu, clock.cpu[1:])]
+    mutator = statistics.mean(mutator_cpu)
+    steps = [1000 * (b - a - mutator) for a, b in zip(clock.cpu, clock.cpu[1:])]
     rss = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() >> 20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
     return {
         "p50": statistics.median(steps),
         "p95": sorted(steps)[int(0.95 * (len(steps) - 1))],
+        "mutator": 1000 * mutator,
         "resume": clock.resumed,
         "rss": rss,
         "peak": peak,
@@ -136,11 +153,11 @@ def main() -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    commands = [k for k in rows[0] if k not in ("n", "p50", "p95", "resume", "rss", "peak")]
-    head = ["N", "ms/iter p50", "p95", "resume s", "RSS MB", "peak MB", *commands]
+    commands = [k for k in rows[0] if k not in ("n", "p50", "p95", "mutator", "resume", "rss", "peak")]
+    head = ["N", "ms/iter p50", "p95", "mutator ms", "resume s", "RSS MB", "peak MB", *commands]
     lines = [head]
     for r in rows:
-        lines.append([f"{r['n']:,}", f"{r['p50']:.1f}", f"{r['p95']:.1f}", f"{r['resume']:.2f}", str(r["rss"]), str(r["peak"]),
+        lines.append([f"{r['n']:,}", f"{r['p50']:.1f}", f"{r['p95']:.1f}", f"{r['mutator']:.1f}", f"{r['resume']:.2f}", str(r["rss"]), str(max(r["peak"], r["rss"])),
                       *(f"{r[c]:.2f}" for c in commands)])  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     for k, line in enumerate(lines):
