@@ -12,7 +12,7 @@ scheduling alone. Slot use = time evaluations ran / (slots x wall time).
   slot): a slow call holds no evaluation slot, a slow evaluation blocks no other commit
 
 With --ray, also evaluations per second through the Ray executor with 1..N actors on a local
-Ray (a fixed-cost evaluation of the toy problem in the process backend), to show it scales.
+Ray (the toy problem with a 0.3 s train stage, in the process backend), to show it scales.
 
 Usage: python benchmarks/throughput.py [--slots 4] [--iterations 200] [--eval-seconds 0.1] [--ray]
 """
@@ -91,14 +91,22 @@ async def slot_use(order: Order, slots: int, calls: int, eval_seconds: float, se
     return steps.busy / (slots * wall), wall
 
 
-def ray_scaling(max_workers: int, jobs_per_worker: int) -> list[tuple[int, float]]:
-    """Evaluations per second through RayPool with 1..max_workers actors."""
+def ray_scaling(max_workers: int, jobs_per_worker: int, eval_seconds: float) -> list[tuple[int, float]]:
+    """Evaluations per second through RayPool with 1..max_workers actors (the toy problem whose
+    train stage waits `eval_seconds` in the trusted worker, as a slow simulator would)."""
+    import shutil
+    import tempfile
+
     from evolve.problem import load_problem
     from evolve.scoring import Scorer
     from sandboxes.choose import backend_spec
     from sandboxes.ray_pool import RayPool
 
-    problem = load_problem(ROOT / "tests" / "fixtures" / "toy")
+    folder = Path(tempfile.mkdtemp(prefix="evolve-throughput-")) / "toy"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "toy", folder)
+    toml = folder / "problem.toml"
+    toml.write_text(toml.read_text().replace("delay = 0.0", f"delay = {eval_seconds}"))
+    problem = load_problem(folder)
     backend, note = backend_spec("process")
     out = []
     for workers in range(1, max_workers + 1):
@@ -131,6 +139,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ray", action="store_true", help="also measure Ray scaling from 1 to --ray-workers actors")
     parser.add_argument("--ray-workers", type=int, default=2)
+    parser.add_argument("--ray-eval-seconds", type=float, default=0.3)
     args = parser.parse_args()
     todo = range(1, args.iterations + 1)
     calls_after = max(16, 8 * args.slots)
@@ -145,8 +154,8 @@ def main() -> None:
         use, wall = asyncio.run(slot_use(order, args.slots, calls, args.eval_seconds, args.seed))
         print(f"{label:<36} {calls:>15} {use:>8.0%} {wall:>7.1f}")
     if args.ray:
-        print(f"\nRay executor (local Ray, toy problem, process backend): evaluations per second")
-        for workers, rate in ray_scaling(args.ray_workers, 8):
+        print(f"\nRay executor (local Ray, toy problem with a {args.ray_eval_seconds:g}s train stage, process backend): evaluations per second")
+        for workers, rate in ray_scaling(args.ray_workers, 8, args.ray_eval_seconds):
             print(f"  {workers} worker{'s' if workers > 1 else ' '}  {rate:6.1f}/s")
 
 
