@@ -57,6 +57,10 @@ class RayPool:
     def __post_init__(self) -> None:
         self.name = self.backend.name
         self._ray = connect(self.address)
+        cpus = int(self._ray.cluster_resources().get("CPU", 0))
+        if self.slots > cpus:  # an actor holds its CPU while idle: a slot beyond them would wait forever
+            self._ray.shutdown()
+            raise SandboxUnavailable(f"--workers {self.slots} needs {self.slots} CPUs, and the Ray cluster has {cpus}")
         self._free = asyncio.Semaphore(self.slots)
         self._remote = self._ray.remote(num_cpus=1, max_restarts=0, max_concurrency=1)(TrustedWorker)
 
@@ -66,9 +70,11 @@ class RayPool:
             for _ in range(RETRIES + 1):
                 actor = self._acquire(job.evaluator)
                 grace = START_GRACE_SECONDS if actor.jobs == 0 else JOB_GRACE_SECONDS
-                actor.jobs += 1
-                call = asyncio.wrap_future(actor.handle.score.remote(job_to_json(job, limits)).future())
                 try:
+                    if actor.jobs == 0:  # placed and started: until a node has a free CPU the clock does not run
+                        await asyncio.wrap_future(actor.handle.pid.remote().future())
+                    actor.jobs += 1
+                    call = asyncio.wrap_future(actor.handle.score.remote(job_to_json(job, limits)).future())
                     line = await asyncio.wait_for(call, limits.wall_seconds + grace)
                 except asyncio.CancelledError:  # the run is stopping: this job's actor goes
                     self._kill(actor)

@@ -121,3 +121,11 @@ def test_an_unreachable_cluster_is_one_line_and_exit_2(cli, toy_problem):
     assert "Traceback" not in err
     assert "ray" in err.lower()
     assert not (Path("runs") / "r").exists()
+
+
+def test_more_workers_than_the_cluster_has_cpus_is_one_line_and_exit_2(ray_cluster, cli, toy_problem):
+    code, _, err = cli("run", str(toy_problem), "--iterations", "2", "--workers", "3", "--executor", "ray",
+                       "--ray-address", ray_cluster.address, "--name", "wide")  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert "needs 3 CPUs, and the Ray cluster has 2" in err.strip().splitlines()[-1]
+    assert not (toy_problem.parent / "runs" / "wide").exists()
