@@ -14,6 +14,13 @@ a few more iterations in a fresh process, which reports:
 - then each reporting command as a user runs it (`evolve status`, `status RUN`, `best RUN`,
   `export RUN`), wall seconds including Python's start-up, which `--help` shows alone
 
+When the `openevolve` package is installed, the same per-iteration cost is measured for its
+ProgramDatabase holding N programs of the same size (what its parallel controller does per
+iteration: sample a parent and inspirations, snapshot the database for the worker and pickle it,
+add the child, count the island's generation, migrate when due), and printed with the ratio. Its
+database is filled by direct insertion (its own `add` of 100k programs would take hours), then
+measured through its own methods.
+
 Usage: python benchmarks/controller_scale.py [--sizes 1000,10000,100000] [--iterations 40]
 """
 
@@ -21,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
+import logging
 import random
 import resource
 import shutil
@@ -112,6 +121,45 @@ def measure_one(runs_dir: Path, name: str, more: int) -> dict:
     }
 
 
+def openevolve_one(n: int, more: int) -> float:
+    """In this (fresh) process: OpenEvolve's controller-side database work per iteration, ms (p50)."""
+    import pickle
+    import types
+
+    from openevolve.config import DatabaseConfig
+    from openevolve.database import Program, ProgramDatabase
+    from openevolve.process_parallel import ProcessParallelController
+
+    from filled_store import PADDING, PROBLEM
+
+    seed = (PROBLEM / "seed.py").read_text() + PADDING * 2
+    rng = random.Random(n)
+    db = ProgramDatabase(DatabaseConfig(in_memory=True, population_size=n + more + 1, archive_size=100, num_islands=4))
+    for i in range(n):
+        program = Program(id=f"p{i}", code=seed.replace("0.5", f"{rng.uniform(0, 1):.4f}", 1), generation=i // 100,
+                          iteration_found=i, metrics={"combined_score": rng.uniform(0, 60)})  # fmt: skip
+        program.metadata["island"] = i % 4
+        db.programs[program.id] = program
+        db.islands[i % 4].add(program.id)
+        db.archive.add(program.id) if len(db.archive) < 100 else None
+    db.best_program_id = "p0"
+    controller = types.SimpleNamespace(database=db)
+    steps = []
+    for k in range(more):
+        started = time.process_time()
+        island = db.current_island
+        parent, inspirations = db.sample_from_island(island_id=island, num_inspirations=5)
+        pickle.dumps(ProcessParallelController._create_database_snapshot(controller))
+        child = Program(id=f"c{k}", code=parent.code.replace("0.", "0.1", 1), parent_id=parent.id,
+                        generation=parent.generation + 1, iteration_found=n + k, metrics={"combined_score": rng.uniform(0, 60)})  # fmt: skip
+        db.add(child, iteration=n + k, target_island=island)
+        db.increment_island_generation(island_idx=island)
+        if db.should_migrate():
+            db.migrate_programs()
+        steps.append(1000 * (time.process_time() - started))
+    return statistics.median(steps)
+
+
 def time_command(args: tuple[str, ...], runs_dir: Path, name: str, out: Path) -> float:
     argv = [a.format(run=name, out=out) for a in args]
     if argv != ["--help"]:
@@ -136,7 +184,13 @@ def measure(n: int, more: int) -> dict:
         )
         if child.returncode != 0:
             raise SystemExit(f"resuming {name} failed: {child.stderr.strip()[-800:]}")
-        return {"n": n, **json.loads(child.stdout.strip().splitlines()[-1]), **commands}
+        row = {"n": n, **json.loads(child.stdout.strip().splitlines()[-1]), **commands}
+    if importlib.util.find_spec("openevolve") is not None:
+        theirs = subprocess.run([sys.executable, __file__, "--openevolve", str(n), str(min(more, 20))], cwd=ROOT, capture_output=True, text=True)
+        if theirs.returncode != 0:
+            raise SystemExit(f"OpenEvolve's database at {n} failed: {theirs.stderr.strip()[-800:]}")
+        row["openevolve"] = float(theirs.stdout.strip().splitlines()[-1])
+    return row
 
 
 def main() -> None:
@@ -144,7 +198,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--iterations", type=int, default=40, help="new iterations per size (the per-iteration sample)")
     parser.add_argument("--one", nargs=3, metavar=("RUNS_DIR", "RUN", "MORE"), help=argparse.SUPPRESS)
+    parser.add_argument("--openevolve", nargs=2, metavar=("N", "MORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.openevolve:
+        logging.disable(logging.CRITICAL)
+        print(openevolve_one(int(args.openevolve[0]), int(args.openevolve[1])))
+        return
     if args.one:
         print(json.dumps(measure_one(Path(args.one[0]), args.one[1], int(args.one[2]))))
         return
@@ -153,12 +212,16 @@ def main() -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    commands = [k for k in rows[0] if k not in ("n", "p50", "p95", "mutator", "resume", "rss", "peak")]
+    commands = [k for k in rows[0] if k not in ("n", "p50", "p95", "mutator", "resume", "rss", "peak", "openevolve")]
     head = ["N", "ms/iter p50", "p95", "mutator ms", "resume s", "RSS MB", "peak MB", *commands]
     lines = [head]
     for r in rows:
         lines.append([f"{r['n']:,}", f"{r['p50']:.1f}", f"{r['p95']:.1f}", f"{r['mutator']:.1f}", f"{r['resume']:.2f}", str(r["rss"]), str(max(r["peak"], r["rss"])),
                       *(f"{r[c]:.2f}" for c in commands)])  # fmt: skip
+        if "openevolve" in r:
+            lines[-1] += [f"{r['openevolve']:.1f}", f"{r['openevolve'] / r['p50']:.1f}x"]
+    if "openevolve" in rows[0]:
+        head += ["OpenEvolve ms/iter", "ratio"]
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     for k, line in enumerate(lines):
         print("  ".join(cell.rjust(w) for cell, w in zip(line, widths)))
