@@ -117,3 +117,22 @@ def test_ctrl_c_while_the_seed_is_scored_stops_at_once(toy_problem, tmp_path):
     assert proc.returncode == 130, err
     assert "nothing was stored" in err and "Traceback" not in err  # stopped in the pre-flight checks
     assert not (tmp_path / "runs" / "slow").exists()
+
+
+def test_completion_order_kill_9_then_resume_commits_every_iteration_once(toy_problem, tmp_path):
+    set_delay(toy_problem, 0.15)
+    args = ["--iterations", "24", "--seed", "4", "--workers", "2", "--order", "completion"]
+    victim = _evolve("run", str(toy_problem), *args, "--name", "victim", cwd=tmp_path)
+    _wait_for_iterations(tmp_path / "runs" / "victim" / "evolve.db", 6)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+
+    resumed = _evolve("resume", "victim", cwd=tmp_path)
+    assert resumed.wait(timeout=120) == 0, resumed.stderr.read()
+    with sqlite3.connect(tmp_path / "runs" / "victim" / "evolve.db") as db:
+        rows = db.execute("SELECT iteration, position, seen_upto FROM candidates ORDER BY position").fetchall()
+        state, done = db.execute("SELECT state, iterations_done FROM runs").fetchone()
+    assert state == "finished" and done == 24
+    assert sorted(r[0] for r in rows) == list(range(25))  # every iteration once: none lost or repeated
+    assert [r[1] for r in rows] == list(range(25))  # commit positions without gaps
+    assert all(seen is not None and seen < position for _, position, seen in rows[1:])  # each plan saw only the past
