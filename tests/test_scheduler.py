@@ -35,7 +35,9 @@ class ScriptedSteps:
         self.commits: list[int] = []
         self.uncommitted: list[int] = []
         self.calls_now = self.calls_most = 0
+        self.evaluated: list[int] = []
         self.halt_at = halt_at
+        self.halted = False
 
     @staticmethod
     def _open() -> asyncio.Event:
@@ -52,6 +54,7 @@ class ScriptedSteps:
 
     async def propose(self, plan: Step) -> Step:
         if self.halt_at is not None and plan.iteration == self.halt_at:
+            self.halted = True
             raise BudgetExhausted("cost budget reached")
         self.calls_now += 1
         self.calls_most = max(self.calls_most, self.calls_now)
@@ -65,6 +68,7 @@ class ScriptedSteps:
 
     async def evaluate(self, proposed: Step) -> Step:
         await self.eval_gates[proposed.iteration].wait()
+        self.evaluated.append(proposed.iteration)
         return proposed
 
     def commit(self, finished: Step) -> None:
@@ -104,7 +108,7 @@ def test_iteration_order_commits_in_order_whatever_finishes_first():
         gate = steps.close(steps.eval_gates, 1)
         scheduler = Scheduler(steps, IterationOrder(range(1, 5), lag=3), Stop(time.monotonic), calls=16, slots=3)
         run = asyncio.ensure_future(scheduler.run())
-        while 3 not in scheduler._finished:  # iterations 2 and 3 are evaluated while 1 is not
+        while 3 not in steps.evaluated:  # iterations 2 and 3 are evaluated while 1 is not
             await asyncio.sleep(0.01)
         assert steps.commits == []
         gate.set()
@@ -127,8 +131,9 @@ def test_a_budget_halt_commits_earlier_iterations_drops_later_ones_and_keeps_pai
         later = steps.close(steps.call_gates, 4)  # a call already being paid for when the halt comes
         scheduler = Scheduler(steps, CompletionOrder(range(1, 9)), Stop(time.monotonic), calls=4, slots=2)
         run = asyncio.ensure_future(scheduler.run())
-        while not scheduler.stop.is_set() and scheduler._halt_at is None:
+        while not steps.halted:
             await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the scheduler takes the refusal in
         later.set()
         await asyncio.wait_for(run, 30)
         return steps, scheduler
