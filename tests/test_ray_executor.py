@@ -41,28 +41,39 @@ def ray_cluster():
         cluster.shutdown()
 
 
-def busy_workers() -> list[int]:
-    """Pids of Ray actors running a trusted worker's `score` right now."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                title = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            except OSError:
-                continue
-            if title.startswith(TRUSTED_WORKER_BUSY):
-                pids.append(int(entry))
-    return pids
+def _title(pid: int | str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return ""
 
 
-def kill_busy_worker(spare: tuple[int, ...] = (), deadline_s: float = 60) -> int:
-    """SIGKILL the first actor seen scoring a job (not one of `spare`: killed already); its pid."""
+def _parent(pid: int | str) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def busy_workers(title: str = TRUSTED_WORKER_BUSY) -> list[int]:
+    """Pids of Ray actors running a trusted worker's `score` right now (or any with `title`); not
+    their forks (a box forked from the worker carries its title too)."""
+    return [
+        int(pid) for pid in os.listdir("/proc")
+        if pid.isdigit() and _title(pid).startswith(title) and not _title(_parent(pid)).startswith("ray::TrustedWorker")
+    ]  # fmt: skip
+
+
+def kill_busy_worker(spare: tuple[int, ...] = (), deadline_s: float = 60) -> tuple[int, ...]:
+    """SIGKILL the first actor seen scoring a job (not one of `spare`: killed already); its pid
+    and its children's (its box, which outlives it for a moment under another parent)."""
     until = time.monotonic() + deadline_s
     while time.monotonic() < until:
         pids = [pid for pid in busy_workers() if pid not in spare]
         if pids:
+            children = tuple(int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(p) == pids[0])
             os.kill(pids[0], signal.SIGKILL)
-            return pids[0]
+            return (pids[0], *children)
         time.sleep(0.02)
     raise AssertionError("no Ray worker was seen scoring a job")
 
@@ -86,6 +97,12 @@ def test_a_run_on_two_ray_nodes_survives_a_worker_killed_mid_evaluation(ray_clus
     assert [r[0] for r in rows] == list(range(7))  # the seed and six iterations: none lost
     assert all(r[1] == "valid" or r[2] == "sandbox_error" for r in rows), rows
 
+    more = subprocess.run([sys.executable, "-m", "evolve.cli", "resume", "r", "--iterations", "8", "--executor", "ray",
+                           "--ray-address", ray_cluster.address], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert more.returncode == 0, more.stderr[-2000:]
+    with sqlite3.connect(tmp_path / "runs" / "r" / "evolve.db") as db:
+        assert [i for (i,) in db.execute("select iteration from candidates order by iteration")] == list(range(9))
+
 
 def test_a_job_whose_worker_dies_every_time_comes_back_failed(ray_cluster, toy_problem):
     from evolve.problem import load_problem
@@ -98,13 +115,17 @@ def test_a_job_whose_worker_dies_every_time_comes_back_failed(ray_cluster, toy_p
     backend, note = backend_spec("process")
     job = SandboxJob(code=problem.seed_code, evaluator=problem.evaluator_ref, stages=("smoke", "train"))
 
+    earlier = busy_workers("ray::TrustedWorker")  # the last test's actors, maybe still going away
+
     async def scenario():
         pool = RayPool(backend, 2, ray_cluster.address, note)
         try:
             scoring = asyncio.ensure_future(pool.run(job, Limits(wall_seconds=30, cpu_seconds=30, memory_mb=512)))
-            killed = []
+            killed, spare = [], tuple(earlier)
             for _ in range(RETRIES + 1):
-                killed.append(await asyncio.to_thread(kill_busy_worker, tuple(killed)))
+                victim, *children = await asyncio.to_thread(kill_busy_worker, spare)
+                killed.append(victim)
+                spare += (victim, *children)
             return await scoring, killed
         finally:
             await pool.aclose()
