@@ -22,7 +22,7 @@ from evolve.config import build_config
 from evolve.errors import EvolveError, ProblemError
 from evolve.problem import Problem, load_problem
 from evolve.scoring import Scorer
-from sandboxes.base import Sandbox
+from sandboxes.base import Executor
 
 CACHE_FORMAT = 1
 Progress = Callable[[str], None]
@@ -141,7 +141,7 @@ async def score_program(problem: Problem, name: str, path: Path, scorer: Scorer)
     return ProgramScores(name, str(path), results)
 
 
-async def score_problem(problem: Problem, sandbox: Sandbox, progress: Progress) -> ProblemScores:
+async def score_problem(problem: Problem, sandbox: Executor, progress: Progress) -> ProblemScores:
     defaults = problem.run_defaults
     config = build_config({"timeout_seconds": defaults.timeout_seconds, "memory_mb": defaults.memory_mb})
     scorer = Scorer(problem, sandbox, config.limits())
@@ -161,7 +161,7 @@ async def score_problem(problem: Problem, sandbox: Sandbox, progress: Progress) 
     )
 
 
-async def collect(root: Path, cache: BaselineCache, sandbox: Sandbox, *, refresh: bool = False, progress: Progress = lambda _: None) -> list[ProblemScores]:
+async def collect(root: Path, cache: BaselineCache, sandbox: Executor, *, refresh: bool = False, progress: Progress = lambda _: None) -> list[ProblemScores]:
     """Scores for every problem folder under `root`: from the cache when current, else computed
     (and cached). Broken folders come back with `error` set."""
     out = []

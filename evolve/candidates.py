@@ -65,14 +65,15 @@ def candidate_rows(store: Store, run: RunInfo, filters: Filters) -> list[Row]:
 
 
 def top_failures(store: Store, run: RunInfo, limit: int = 5) -> list[FailureKind]:
+    """The commonest kinds among the latest failures (evolve.store.reporting.RECENT_FAILURES of
+    them: what goes wrong now, at a cost that does not grow with the run), each with its latest example."""
     counts: Counter = Counter()
     latest: dict[tuple[str, str], tuple[int, str]] = {}
-    for c in store.candidate_summaries(run.id):
-        if c.failure_reason and c.status != "duplicate":
-            detail = _one_line(c.failure_detail)
-            key = (c.failure_reason, re.sub(r"\d+(\.\d+)?", "#", detail))
-            counts[key] += 1
-            latest[key] = (c.iteration, detail)
+    for c in reversed(store.recent_failures(run.id)):
+        detail = _one_line(c.failure_detail)
+        key = (c.failure_reason, re.sub(r"\d+(\.\d+)?", "#", detail))
+        counts[key] += 1
+        latest[key] = (c.iteration, detail)
     return [FailureKind(reason, latest[(reason, shape)][1], n, latest[(reason, shape)][0]) for (reason, shape), n in counts.most_common(limit)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -12,6 +13,13 @@ from evolve.proposers.llm.specs import LlmSettings
 from sandboxes.base import Limits
 
 SandboxName = Literal["auto", "docker", "bwrap", "process"]
+CommitOrder = Literal["iteration", "completion"]
+MAX_WORKERS = 256
+
+
+def default_workers() -> int:
+    """One evaluation per core (a trusted worker and its candidate's process share one)."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
 class RunConfig(BaseModel):
@@ -21,7 +29,17 @@ class RunConfig(BaseModel):
 
     iterations: int = Field(default=100, ge=0, description="proposals to make after the seed")
     seed: int = Field(default=0, description="all randomness derives from this and the iteration")
-    workers: int = Field(default=1, ge=1, le=256, description="proposals/evaluations in flight")
+    workers: int = Field(default_factory=default_workers, ge=1, le=MAX_WORKERS, description="evaluations running at once (default: one per core)")
+    llm_concurrency: int | None = Field(
+        default=None, ge=1, le=1024, description="proposer calls in flight at once (None: 8 per evaluation slot, at least 16)"
+    )
+    order: CommitOrder | None = Field(
+        default=None,
+        description="iteration: plans and commits in iteration order (exactly reproducible); completion: commit as "
+        "evaluations finish, record each plan's snapshot (None: as runs made before this setting, iteration)",
+    )
+    executor: Literal["local", "ray"] = Field(default="local", description="where evaluations run: this machine, or a Ray cluster")
+    ray_address: str | None = Field(default=None, description="an existing Ray cluster (host:port or ray://...); None: a local Ray")
     islands: int = Field(default=2, ge=1, le=64, description="isolated sub-populations")
     migration_interval: int = Field(default=10, ge=1, description="iterations between ring migrations")
     archive_size: int = Field(default=20, ge=1, description="elite archive capacity (all islands)")
@@ -57,6 +75,14 @@ class RunConfig(BaseModel):
             raise ValueError("exploration_ratio + exploitation_ratio must be at most 1")
         return self
 
+    def calls(self) -> int:
+        """Proposer calls in flight at most. Iteration order never has more than `workers` iterations
+        in flight, so there a larger number changes nothing (and earlier runs stay as they were)."""
+        return self.llm_concurrency or max(16, 8 * self.workers)
+
+    def commit_order(self) -> CommitOrder:
+        return self.order or "iteration"
+
     def limits(self) -> Limits:
         cpu = int(self.timeout_seconds) + 5
         return Limits(wall_seconds=self.timeout_seconds, cpu_seconds=cpu, memory_mb=self.memory_mb)
@@ -73,6 +99,16 @@ def build_config(*layers: dict) -> RunConfig:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "config"
         raise ConfigError(f"invalid setting {field}: {error['msg']}") from exc
+
+
+def with_commit_order(config: RunConfig) -> RunConfig:
+    """A new run's commit order, unless chosen: completion for live LLM calls (a slow call must not
+    hold the others back), iteration otherwise (the offline mutator and replays of runs recorded
+    that way are exactly reproducible)."""
+    if config.order is not None:
+        return config
+    live = config.llm is not None and not config.llm.replay
+    return config.model_copy(update={"order": "completion" if live else "iteration"})
 
 
 def with_private_workloads(config: RunConfig) -> RunConfig:

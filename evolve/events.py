@@ -24,6 +24,8 @@ class RunStarted:
     sandbox: str
     workers: int
     islands: int
+    llm_concurrency: int = 0  # proposer calls in flight at most
+    order: str = "iteration"  # how finished iterations are committed (evolve.loop.orders)
     maximize: bool = True
     sandbox_note: str = ""
     workloads: str = "public"  # private: seeded with this machine's secret (evolve.workloads)
@@ -112,6 +114,8 @@ class RunStatus:
     sandbox: str = ""
     sandbox_note: str = ""
     workers: int = 1
+    llm_concurrency: int = 0
+    order: str = "iteration"
     maximize: bool = True
     seed_score: float | None = None
     best_score: float | None = None
@@ -143,6 +147,7 @@ class RunStatus:
                 self.run, self.problem, self.requested, self.done = event.run, event.problem, event.requested, event.done
                 self.proposer, self.proposer_note, self.sandbox = event.proposer, event.proposer_note, event.sandbox
                 self.workers, self.state, self.maximize = event.workers, "running", event.maximize
+                self.llm_concurrency, self.order = event.llm_concurrency, event.order
                 self.sandbox_note = event.sandbox_note
                 self.max_cost_usd, self.max_tokens = event.max_cost_usd, event.max_tokens
                 self.spent_usd, self.spent_tokens, self.calls = event.spent_usd, event.spent_tokens, event.calls

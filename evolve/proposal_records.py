@@ -4,7 +4,7 @@ Feedback a learning proposer observes (on resume too, from the stored records)."
 from __future__ import annotations
 
 from evolve.proposers.base import Feedback, PromptVariant, Proposal
-from evolve.store.records import CandidateRecord, PromptVariantRecord, ProposalRecord
+from evolve.store.records import CallSummary, CandidateRecord, LineageEntry, PromptVariantRecord, ProposalRecord
 
 
 def proposal_record(proposal: Proposal, parent_id: int | None, latency_s: float) -> ProposalRecord:
@@ -30,26 +30,40 @@ def proposal_record(proposal: Proposal, parent_id: int | None, latency_s: float)
     )
 
 
-def improvement_of(child: CandidateRecord, parent: CandidateRecord | None, maximize: bool) -> float | None:
-    """Child minus parent in the objective's better direction; None unless both have valid scores."""
-    if child.status != "valid" or child.score is None or parent is None or parent.score is None:
+def improvement_of(child: CandidateRecord, parent_score: float | None, maximize: bool) -> float | None:
+    """Child minus parent (a member of the population, so valid) in the objective's better
+    direction; None unless both have scores."""
+    if child.status != "valid" or child.score is None or parent_score is None:
         return None
-    return (child.score - parent.score) * (1 if maximize else -1)
+    return (child.score - parent_score) * (1 if maximize else -1)
 
 
-def feedback_of(child: CandidateRecord, parent: CandidateRecord | None, proposal: ProposalRecord, maximize: bool) -> Feedback:
-    """How the child turned out, for the bandits and the prompt writer."""
-    written = proposal.new_variant
+def feedback_of(
+    child: LineageEntry, call: CallSummary, written: PromptVariantRecord | None, reason: str = "", summary: str = ""
+) -> Feedback:
+    """How the child turned out, for the bandits and the prompt writer. `reason` and `summary` are
+    only read for the latest children (the prompt writer's examples), so a resume loads them for
+    those alone."""
     return Feedback(
         child.iteration,
-        proposal.model,
-        proposal.cost_usd,
-        improvement_of(child, parent, maximize),
-        proposal.priced,
-        prompt_variant=proposal.prompt_variant,
-        new_variant=PromptVariant(written.name, written.text, written.parent, child.iteration) if written else None,
+        call.model,
+        call.cost_usd,
+        child.improvement,
+        call.priced,
+        prompt_variant=call.prompt_variant,
+        new_variant=PromptVariant(written.name, written.text, written.parent, child.position) if written else None,
         status=child.status,
-        reason=": ".join(x for x in (child.failure_reason, child.failure_detail) if x)[:300],
-        summary=child.summary,
+        reason=reason,
+        summary=summary,
         score=child.score,
+        position=child.position,
     )
+
+
+def call_summary(record: ProposalRecord) -> CallSummary:
+    return CallSummary(record.model, record.cost_usd, record.priced, record.prompt_variant)
+
+
+def outcome_text(child: CandidateRecord) -> tuple[str, str]:
+    """(failure reason and detail, summary), as Feedback carries them."""
+    return ": ".join(x for x in (child.failure_reason, child.failure_detail) if x)[:300], child.summary

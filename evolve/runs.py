@@ -1,21 +1,27 @@
-"""Wiring: build a run's parts, check the problem, create the run, and drive the controller.
+"""Wiring: the one place that builds a run's parts and closes them.
 
-This is the one place that constructs collaborators (sandbox, proposer, scorer, store) and
-hands them to the controller; reading `start_run` and `execute` shows the architecture. Where
-runs live (folders, --db, locks) is evolve.run_folders.
+`scoring` builds the executor (trusted workers on this machine, or Ray actors on a cluster, each
+owning a sandbox of the chosen backend) and the scorer over it: run, resume, eval, check and the
+baselines all score through it. `drive` adds the proposer (offline, live LLMs, or a replayed
+cassette) and the controller over the run's store, and drives it. Reading `start_run`, `execute`,
+`scoring` and `drive` shows the architecture. Where runs live (folders, --db, locks) is
+evolve.run_folders.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import signal
 from collections.abc import Callable
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from evolve.config import RunConfig
-from evolve.controller import Controller, RunResult
+from evolve.loop.controller import Controller, RunResult
 from evolve.errors import ConfigError, UserError
 from evolve.events import EventSink
 from evolve.preflight import preflight
@@ -31,34 +37,49 @@ from evolve.proposers.offline import OfflineMutator
 from evolve.run_folders import RunHandle, RunPlace, check_new, create_run, run_lock
 from evolve.scoring import Scorer
 from evolve.verdict import Verdict
-from sandboxes.base import Sandbox
-from sandboxes.choose import availability, check_available, make_sandbox as build_sandbox
-from sandboxes.hardening import not_dumpable
+from sandboxes.base import Executor
+from sandboxes.choose import availability, backend_spec, check_available
 from sandboxes.errors import SandboxUnavailable
+from sandboxes.hardening import not_dumpable
 
 Log = Callable[[str], None]
 
 
-def make_sandbox(name: str, problem: Problem | None = None, log: Log | None = None) -> Sandbox:
-    """The named backend (`auto`: docker, else bwrap, else process with a loud note), with the
-    problem's sandbox packages and image (problem.toml [sandbox]).
+def make_executor(config: RunConfig, problem: Problem | None = None, log: Log | None = None) -> Executor:
+    """Where evaluations run: `config.workers` trusted workers on this machine, or as many Ray
+    actors on a cluster (`--executor ray`), each with a sandbox of the configured backend (`auto`:
+    docker, else bwrap, else process with a loud note) carrying the problem's sandbox packages.
 
     With the process backend, candidates run as this user's neighbours: this process is made
     non-dumpable, so they cannot read its memory, environment (API keys) or descriptors via /proc.
     """
     spec = problem.sandbox if problem is not None else None
     try:
-        sandbox = build_sandbox(name, spec.image if spec else None, packages=spec.packages if spec else (), log=log)
+        backend, note = backend_spec(config.sandbox, spec.image if spec else None, packages=spec.packages if spec else (), log=log)
     except SandboxUnavailable as exc:
-        raise UserError(f"sandbox {name}: {exc}") from exc
-    if sandbox.name == "process":
+        raise UserError(f"sandbox {config.sandbox}: {exc}") from exc
+    if config.executor == "ray":
+        from sandboxes.ray_pool import RayPool
+
+        try:
+            executor: Executor = RayPool(backend, config.workers, config.ray_address, note)
+        except SandboxUnavailable as exc:
+            raise UserError(f"executor ray: {exc}") from exc
+    else:
+        from sandboxes.pool import WorkerPool
+
+        executor = WorkerPool(backend, note=note, slots=config.workers)
+    if backend.name == "process":
         not_dumpable()
-    return sandbox
+    return executor
 
 
 def check_sandbox(config: RunConfig, problem: Problem) -> None:
     """Fail with one line, before a run is created or resumed, if the chosen backend can't run here,
-    or if LLM-written code would end up unisolated without the user having asked for that."""
+    or if LLM-written code would end up unisolated without the user having asked for that. With
+    Ray, the backend is checked here and must be ready on every node (README: Run on a Ray cluster)."""
+    if config.executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise UserError("--executor ray needs Ray: pip install 'evolve-systems[ray]'")
     try:
         check_available(config.sandbox, problem.sandbox.image)
     except SandboxUnavailable as exc:
@@ -74,13 +95,21 @@ def check_sandbox(config: RunConfig, problem: Problem) -> None:
 
 
 REPLAYED_SETTINGS = ("seed", "workers", "islands", "migration_interval", "iterations", "exploration_ratio",
-                     "exploitation_ratio", "inspirations", "archive_size", "workloads", "workload_salt")
+                     "exploitation_ratio", "inspirations", "archive_size", "workloads", "workload_salt", "order",
+                     "llm_concurrency")  # fmt: skip
 
 
-def make_proposer(config: RunConfig, problem: Problem, handle: RunHandle, record: Path | None = None) -> Proposer:
+@dataclass(frozen=True)
+class ProposerParts:
+    proposer: Proposer
+    schedule: list[tuple[int, int]] | None = None  # a replayed run's recorded commits, to follow
+    journal: Callable[[int, int], None] | None = None  # hears every commit, to record it
+
+
+def make_proposer(config: RunConfig, problem: Problem, handle: RunHandle, record: Path | None = None) -> ProposerParts:
     """The offline mutator, or the LLM ensemble (live, or replaying a cassette) with its ledger."""
     if config.llm is None:
-        return OfflineMutator()
+        return ProposerParts(OfflineMutator())
     settings = config.llm
     spent = handle.store.proposal_totals(handle.run.id)
     ledger = Ledger(
@@ -92,7 +121,8 @@ def make_proposer(config: RunConfig, problem: Problem, handle: RunHandle, record
     prompts = PromptBuilder(problem.name, problem.description, problem.objective.metric, problem.objective.maximize, problem.root)
     prices = PriceTable.load(settings.prices)
     if settings.replay:
-        return LlmProposer(settings, prompts, prices, ledger, cassette=Cassette(Path(settings.replay)))
+        cassette = Cassette(Path(settings.replay))
+        return ProposerParts(LlmProposer(settings, prompts, prices, ledger, cassette=cassette), schedule=cassette.schedule())
     from evolve.proposers.llm.providers import make_client  # the SDKs are slow to import
 
     clients = {spec.name: make_client(spec) for spec in settings.models}
@@ -103,7 +133,8 @@ def make_proposer(config: RunConfig, problem: Problem, handle: RunHandle, record
     }
     resuming = handle.store.candidate_at(handle.run.id, 0) is not None
     recorder = Recorder(record, header, resume=resuming) if record else None
-    return LlmProposer(settings, prompts, prices, ledger, clients=clients, recorder=recorder)
+    proposer = LlmProposer(settings, prompts, prices, ledger, clients=clients, recorder=recorder)
+    return ProposerParts(proposer, journal=recorder.commit if recorder else None)
 
 
 def check_llm(config: RunConfig) -> None:
@@ -135,16 +166,53 @@ async def start_run(
     stored; the seed's verdict from the check is the run's iteration 0.
     """
     check_new(place, name)
-    sandbox = make_sandbox(config.sandbox, problem, log)
-    try:
-        scorer = Scorer(problem, sandbox, config.limits(), config.workload_salt)
+    async with scoring(problem, config, log) as scorer:
         seed = await preflight(problem, scorer)
         handle = create_run(problem, config.model_dump(mode="json"), place, name)
         with run_lock(handle), view() as sink:
-            return handle, await execute(handle, problem, config, sink, record, sandbox, seed)
+            return handle, await drive(handle, problem, config, scorer, sink, record, seed)
+
+
+async def execute(handle: RunHandle, problem: Problem, config: RunConfig, sink: EventSink, record: Path | None = None) -> RunResult:
+    """Continue a run until done, stopped by a budget, or interrupted (callers that may race another
+    process for it hold `run_lock`). `record` appends every LLM call to that cassette file."""
+    async with scoring(problem, config) as scorer:
+        return await drive(handle, problem, config, scorer, sink, record)
+
+
+@asynccontextmanager
+async def scoring(problem: Problem, config: RunConfig, log: Log | None = None) -> AsyncIterator[Scorer]:
+    """The executor and the scorer over it (the run's private workloads, its limits), closed on
+    the way out even when Ctrl-C came: workers are not cut off mid-close."""
+    executor = make_executor(config, problem, log)
+    try:
+        yield Scorer(problem, executor, config.limits(), config.workload_salt)
     finally:
-        with _on_interrupt(lambda: None):  # a Ctrl-C while the workers close must not cut them off
-            await sandbox.aclose()
+        with _on_interrupt(lambda: None):
+            await executor.aclose()
+
+
+async def drive(
+    handle: RunHandle,
+    problem: Problem,
+    config: RunConfig,
+    scorer: Scorer,
+    sink: EventSink,
+    record: Path | None = None,
+    seed: Verdict | None = None,
+) -> RunResult:
+    """The proposer and the controller over the run's store, driven until the run ends. Ctrl-C
+    stops the run; while it winds down, more Ctrl-C are absorbed so the resume hint is printed."""
+    parts = make_proposer(config, problem, handle, record)
+    controller = Controller(
+        run=handle.run, problem=problem, config=config, store=handle.store, proposer=parts.proposer, scorer=scorer,
+        sink=sink, schedule=parts.schedule, journal=parts.journal, seed_verdict=seed,
+    )  # fmt: skip
+    with _on_interrupt(lambda: controller.request_stop("interrupted")):
+        try:
+            return await controller.run()
+        finally:
+            await parts.proposer.aclose()
 
 
 @contextmanager
@@ -168,49 +236,6 @@ def _on_interrupt(callback: Callable[[], None]):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         signal.signal(signal.SIGINT, signal.SIG_IGN if came else before)
-
-
-async def execute(
-    handle: RunHandle,
-    problem: Problem,
-    config: RunConfig,
-    sink: EventSink,
-    record: Path | None = None,
-    sandbox: Sandbox | None = None,
-    seed: Verdict | None = None,
-) -> RunResult:
-    """Run (or continue) the evolution until done, stopped by a budget, or interrupted.
-
-    Callers that may race another process for the same run hold `run_lock` around this.
-    `record` appends every LLM call to that cassette file. Without `sandbox`, one is built here
-    and closed at the end. Ctrl-C stops the run; while it winds down, more Ctrl-C are absorbed,
-    so the workers close cleanly and the resume hint is printed.
-    """
-    own = sandbox is None
-    sandbox = sandbox or make_sandbox(config.sandbox, problem)
-    try:
-        proposer = make_proposer(config, problem, handle, record)
-    except BaseException:
-        if own:
-            await sandbox.aclose()
-        raise
-    controller = Controller(
-        run=handle.run,
-        problem=problem,
-        config=config,
-        store=handle.store,
-        proposer=proposer,
-        scorer=Scorer(problem, sandbox, config.limits(), config.workload_salt),
-        sink=sink,
-        seed_verdict=seed,
-    )
-    with _on_interrupt(lambda: controller.request_stop("interrupted")):
-        try:
-            return await controller.run()
-        finally:
-            await proposer.aclose()
-            if own:
-                await sandbox.aclose()
 
 
 def problem_of(handle: RunHandle) -> Problem:

@@ -1,4 +1,4 @@
-"""The seam between the loop and a sandbox: score one program, get a Verdict back."""
+"""The seam between the loop and the executor: score one program, get a Verdict back."""
 
 from __future__ import annotations
 
@@ -6,24 +6,24 @@ import dataclasses
 
 from evolve.problem import Problem
 from evolve.verdict import Verdict, judge
-from sandboxes.base import Gate, Limits, Outcome, Sandbox, SandboxJob
+from sandboxes.base import Executor, Gate, Limits, Outcome, SandboxJob
 
 
 class Scorer:
     """Runs the problem's cascade (and the gated test stage) for a program in the sandbox."""
 
-    def __init__(self, problem: Problem, sandbox: Sandbox, limits: Limits, workload_salt: int | None = None):
+    def __init__(self, problem: Problem, executor: Executor, limits: Limits, workload_salt: int | None = None):
         """workload_salt: a run's private workloads (evolve.workloads); None: the public ones."""
-        self.problem, self.sandbox, self.limits = problem, sandbox, limits
+        self.problem, self.executor, self.limits = problem, executor, limits
         self.evaluator = dataclasses.replace(problem.evaluator_ref, salt=workload_salt)
 
     @property
     def sandbox_name(self) -> str:
-        return self.sandbox.name
+        return self.executor.name
 
     @property
     def sandbox_note(self) -> str:
-        return getattr(self.sandbox, "note", "")
+        return getattr(self.executor, "note", "")
 
     def job(self, code: str, threshold: float | None, stages: tuple[str, ...] | None = None) -> SandboxJob:
         """A job for the cascade behind the problem's gates, where the test stage runs only if train
@@ -43,6 +43,6 @@ class Scorer:
     async def run(self, job: SandboxJob) -> Outcome:
         """The backend's outcome; a backend that raises is a `sandbox_error`, never a dead run."""
         try:
-            return await self.sandbox.run(job, self.limits)
+            return await self.executor.run(job, self.limits)
         except Exception as exc:  # noqa: BLE001 - the seam: whatever a backend raises stops here
             return Outcome(failure="sandbox_error", detail=f"{type(exc).__name__}: {exc}"[:2000])

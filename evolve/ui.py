@@ -33,7 +33,8 @@ def render(status: RunStatus) -> RenderableType:
     proposer = f"proposer: {status.proposer}"
     if status.proposer_note:
         proposer += f" ({status.proposer_note})"
-    setup = Text(f"{proposer}   sandbox: {status.sandbox}   workers: {status.workers}", style="yellow")
+    calls = f"   LLM calls in flight: up to {status.llm_concurrency}" if status.proposer == "llm" else ""
+    setup = Text(f"{proposer}   sandbox: {status.sandbox}   workers: {status.workers}{calls}   {status.order} order", style="yellow")
     for warning in status.warnings:
         setup.append(f"\nwarning: {warning}", style="bold red")
     if status.sandbox_note:
@@ -118,7 +119,7 @@ class PlainLog:
                     self.console.print(f"warning: sandbox {event.sandbox}: {event.sandbox_note}", soft_wrap=True)
                 self.console.print(
                     f"run {event.run}: {event.problem}, {event.requested} iterations, proposer {event.proposer}{note}, "
-                    f"sandbox {event.sandbox}, {event.workloads} workloads, {event.workers} worker(s)",
+                    f"sandbox {event.sandbox}, {event.workloads} workloads, {event.workers} worker(s), {event.order} order",
                     soft_wrap=True,
                 )
             case IterationDone():

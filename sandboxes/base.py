@@ -108,8 +108,11 @@ class Outcome:
         return next((s for s in self.stages if s.stage == name), None)
 
 
-class Sandbox(Protocol):
-    """One verb plus closing, like an httpx transport."""
+class Executor(Protocol):
+    """Where evaluations run: submit a job and await its outcome, plus closing (one verb, like an
+    httpx transport). `name` is the sandbox backend its workers use. Implementations: WorkerPool
+    (trusted worker processes on this machine, sandboxes.pool) and RayPool (the same workers as
+    Ray actors on a cluster, sandboxes.ray_pool). Neither runs more than its number of slots at once."""
 
     name: str
 

@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from sandboxes.base import Limits, Sandbox, SandboxJob
+from sandboxes.base import Executor, Limits, SandboxJob
 from sandboxes.probe import PROBE_CODE, probe_ref
 
 LIMITS = Limits(wall_seconds=30, cpu_seconds=30, memory_mb=512)
@@ -32,7 +32,7 @@ class Timing:
         return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def time_sandbox(sandbox: Sandbox, jobs: int, workers: int, problem_dir: str) -> Timing:
+async def time_sandbox(sandbox: Executor, jobs: int, workers: int, problem_dir: str) -> Timing:
     job = SandboxJob(code=PROBE_CODE, evaluator=probe_ref(problem_dir), stages=("probe",))
     await sandbox.run(job, LIMITS)  # warm-up (starts the pool, fills page caches)
     seconds, failures = [], 0
@@ -48,7 +48,7 @@ async def time_sandbox(sandbox: Sandbox, jobs: int, workers: int, problem_dir: s
     return Timing(tuple(seconds), throughput, failures)
 
 
-async def _concurrently(sandbox: Sandbox, job: SandboxJob, jobs: int, workers: int) -> list:
+async def _concurrently(sandbox: Executor, job: SandboxJob, jobs: int, workers: int) -> list:
     queue = list(range(jobs))
     outcomes = []
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sandboxes.base import Sandbox
+from sandboxes.base import Executor
 from sandboxes.errors import SandboxUnavailable
+
+if TYPE_CHECKING:
+    from sandboxes.worker import BackendSpec
 
 BACKENDS = ("auto", "docker", "bwrap", "process")
 
@@ -62,8 +66,25 @@ def make_sandbox(
     max_uses: int | None = None,
     packages: tuple[str, ...] = (),
     log: Callable[[str], None] | None = None,
-) -> Sandbox:
-    """The named backend behind trusted workers; SandboxUnavailable (one line) when it cannot run here.
+    slots: int | None = None,
+) -> Executor:
+    """The named backend behind trusted workers on this machine (a WorkerPool running at most
+    `slots` jobs at once); SandboxUnavailable (one line) when it cannot run here."""
+    from sandboxes.pool import WorkerPool
+
+    backend, note = backend_spec(name, image, max_uses, packages, log)
+    return WorkerPool(backend, note=note, slots=slots)
+
+
+def backend_spec(
+    name: str,
+    image: str | None = None,
+    max_uses: int | None = None,
+    packages: tuple[str, ...] = (),
+    log: Callable[[str], None] | None = None,
+) -> tuple[BackendSpec, str]:
+    """What trusted workers are told to build (resolved here: `auto`, the image, the packages), and
+    the note that says why when it is not the obvious choice.
 
     `packages`: what the candidate may import beyond numpy and msgpack (sandboxes.packages),
     installed once per set; `log` hears about that slow first time.
@@ -77,7 +98,7 @@ def make_sandbox(
     else:
         check_available(name, image)
         note = ProcessBackend.note if name == "process" else ""
-    return _pool(name, _image(name, image), max_uses, packages, note, log)
+    return _spec(name, _image(name, image), max_uses, packages, log), note
 
 
 def _auto(image: str | None) -> tuple[str, str]:
@@ -92,9 +113,8 @@ def _auto(image: str | None) -> tuple[str, str]:
     return "process", f"auto found no isolating backend (docker: {found.docker}; bwrap: {found.bwrap}). {ProcessBackend.note}"
 
 
-def _pool(name: str, image: str | None, max_uses: int | None, packages: tuple[str, ...], note: str, log) -> Sandbox:
+def _spec(name: str, image: str | None, max_uses: int | None, packages: tuple[str, ...], log) -> BackendSpec:
     from sandboxes import packages as sandbox_packages
-    from sandboxes.pool import WorkerPool
     from sandboxes.worker import BackendSpec
 
     folder = None
@@ -108,7 +128,7 @@ def _pool(name: str, image: str | None, max_uses: int | None, packages: tuple[st
             client.close()
     elif packages:
         folder = str(sandbox_packages.prepare(packages, log=log))
-    return WorkerPool(BackendSpec(name, image, None if name == "process" else max_uses, folder), note=note)
+    return BackendSpec(name, image, None if name == "process" else max_uses, folder)
 
 
 def _image(name: str, image: str | None) -> str | None:

@@ -1,8 +1,9 @@
 """The controller's side of the sandboxes: trusted worker processes that score jobs.
 
-`WorkerPool` is the Sandbox the loop holds (`run(job, limits) -> Outcome`). Each concurrent
+`WorkerPool` is the local Executor the loop holds (`run(job, limits) -> Outcome`). Each concurrent
 evaluation gets a trusted worker process (sandboxes.worker) that loads the evaluator once and
 owns one box of the chosen backend; workers are reused for later jobs with the same evaluator.
+With `slots`, at most that many jobs run at once (the others wait for a slot).
 A worker that dies or overruns its job's wall clock (plus a grace for starting its box) is
 killed, and its job comes back as a sandbox_error or a timeout: never lost, never a dead run.
 """
@@ -10,6 +11,7 @@ killed, and its job comes back as a sandbox_error or a timeout: never lost, neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -55,15 +57,20 @@ class _Worker:
 
 
 class WorkerPool:
-    """A Sandbox: jobs scored by trusted workers, candidates alone in boxes of `backend`."""
+    """An Executor: jobs scored by trusted workers, candidates alone in boxes of `backend`."""
 
-    def __init__(self, backend: BackendSpec, note: str = "", python: str = sys.executable):
+    def __init__(self, backend: BackendSpec, note: str = "", python: str = sys.executable, slots: int | None = None):
         self.name, self.note = backend.name, note
         self._backend, self._python = backend, python
         self._idle: dict[str, list[_Worker]] = defaultdict(list)
         self._all: set[_Worker] = set()
+        self._slots = asyncio.Semaphore(slots) if slots else contextlib.nullcontext()
 
     async def run(self, job: SandboxJob, limits: Limits) -> Outcome:
+        async with self._slots:
+            return await self._run(job, limits)
+
+    async def _run(self, job: SandboxJob, limits: Limits) -> Outcome:
         key = json.dumps(evaluator_to_json(job.evaluator), sort_keys=True)
         try:
             worker = await self._acquire(key, job.evaluator)

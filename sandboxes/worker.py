@@ -107,7 +107,7 @@ def main() -> int:
     os.dup2(2, 1)  # the evaluator's prints must not corrupt the replies
     sys.stdout = sys.stderr
     config = json.loads(sys.stdin.buffer.readline())
-    worker, refusal = _start(config)
+    worker, refusal = start_worker(config)
     for line in sys.stdin.buffer:
         job, limits = job_from_json(line)
         outcome = refusal if worker is None else worker.score(job, limits)
@@ -127,7 +127,7 @@ def _cap_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def _start(config: dict) -> tuple[Worker | None, Outcome | None]:
+def start_worker(config: dict) -> tuple[Worker | None, Outcome | None]:
     """The worker, or None and the outcome of every job (an evaluator that does not load...)."""
     ref = evaluator_from_json(config["evaluator"])
     if ref.problem_dir not in sys.path:

@@ -17,7 +17,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-"$PY" -m pip install -q -e '.[dev,postgres]'
+"$PY" -m pip install -q -e '.[dev,postgres,ray]'  # postgres: psycopg for the store tests; ray: the Ray executor's tests run a real local cluster
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # CI (root on Debian): set up Docker and bubblewrap, and make their tests mandatory.
   bash tests/setup_sandboxes.sh "$PY"
@@ -25,6 +25,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # A real PostgreSQL server (Debian's package, started by hand) for the store tests, made mandatory.
   EVOLVE_TEST_POSTGRES_URL=$(bash tests/setup_postgres.sh)
   export EVOLVE_TEST_POSTGRES_URL EVOLVE_REQUIRE_POSTGRES=1
+  export EVOLVE_REQUIRE_RAY=1  # the Ray executor's tests must run here, not skip
   # The report's browser test: Debian's Chromium, driven by Playwright (whose own browser download
   # is not used); the test saves its screenshots under runs/artifacts/.
   if ! command -v chromium >/dev/null; then

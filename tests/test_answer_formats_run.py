@@ -58,7 +58,7 @@ def test_answers_in_every_format_become_applied_children(cli, toy_problem, tmp_p
     answers = Answers()
     with FakeLLM(answers) as server:
         code, out, err = cli(
-            "run", str(toy_problem), "--iterations", str(len(FORMATS)), "--model", "openai/gpt-5-mini",
+            "run", str(toy_problem), "--iterations", str(len(FORMATS)), "--workers", "1", "--order", "iteration", "--model", "openai/gpt-5-mini",
             "--base-url", server.openai_url, "--name", "formats",
         )
     assert code == 0, err

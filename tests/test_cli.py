@@ -149,3 +149,10 @@ def test_resume_cannot_go_below_done(cli, toy_problem):
     assert cli("run", str(toy_problem), "--iterations", "4", "--name", "r")[0] == 0
     _one_line_error(*cli("resume", "r", "--iterations", "2"), "below the 4 iterations")
     assert json.loads(cli("status", "r", "--json")[1])["iterations_requested"] == 4
+
+
+@pytest.mark.parametrize("option", [("--order", "bogus"), ("--executor", "bogus"), ("--workers", "0"), ("--llm-concurrency", "0")])
+def test_a_bad_pool_or_executor_option_is_one_line_and_exit_2(cli, toy_problem, option):
+    code, _, err = cli("run", str(toy_problem), "--iterations", "1", *option)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: invalid setting"), err
+    assert not (toy_problem.parent / "runs").exists()

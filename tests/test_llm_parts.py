@@ -41,7 +41,7 @@ def test_the_bandit_prefers_the_improving_model_and_only_sees_committed_feedback
     chooser = ModelChooser((A, B), "bandit", 0.0)
     for i in range(1, 21):
         model = A if i % 2 else B
-        chooser.observe(Feedback(i, model.name, 0.01, 1.0 if model is A else None))
+        chooser.observe(Feedback(i, model.name, 0.01, 1.0 if model is A else None, position=i))
     assert chooser.choose(random.Random(0), seen_upto=20).name == A.name
     assert chooser.stats(seen_upto=4)[A.name].pulls == 2  # later feedback is invisible to an earlier plan
 
@@ -50,12 +50,12 @@ def test_the_bandit_discounts_dearer_models_but_not_unpriced_ones():
     chooser = ModelChooser((A, B), "bandit", 1.0)
     for i in range(1, 21):
         model = A if i % 2 else B
-        chooser.observe(Feedback(i, model.name, 0.10 if model is A else 0.01, 1.0))
+        chooser.observe(Feedback(i, model.name, 0.10 if model is A else 0.01, 1.0, position=i))
     assert chooser.choose(random.Random(0), 20).name == B.name  # same reward, a tenth of the price
     unpriced = ModelChooser((A, B), "bandit", 1.0)
     for i in range(1, 21):
         model = A if i % 2 else B
-        unpriced.observe(Feedback(i, model.name, 0.10 if model is A else 0.0, 1.0 if model is A else 0.2, priced=model is A))
+        unpriced.observe(Feedback(i, model.name, 0.10 if model is A else 0.0, 1.0 if model is A else 0.2, priced=model is A, position=i))
     assert unpriced.choose(random.Random(0), 20).name == A.name  # unknown dollars are not "free"
 
 

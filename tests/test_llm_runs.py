@@ -6,6 +6,7 @@ import itertools
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -215,7 +216,9 @@ def test_bad_answers_are_stored_as_failed_proposals_with_their_reason(cli, toy_p
     )
     with FakeLLM(lambda call: next(answers)) as server:
         config = write_config(tmp_path / "llm.toml", server, models=(GOOD,))
-        code, _, err = cli("run", str(toy_problem), "--iterations", "6", "--config", str(config), "--name", "bad")
+        code, _, err = cli(  # one call at a time, in iteration order: the answers are scripted in call order
+            "run", str(toy_problem), "--iterations", "6", "--workers", "1", "--order", "iteration", "--config", str(config), "--name", "bad"
+        )
     assert code == 0, err
     reasons = [r[2] for r in lineage(tmp_path, "bad")[1:]]
     assert reasons == ["no_code", "outside_block", "empty_response", "llm_server_error", "llm_bad_request", "truncated"]
@@ -280,3 +283,32 @@ def test_a_missing_api_key_is_one_line_and_creates_no_run(cli, toy_problem, tmp_
 def test_bad_model_options_are_one_line_and_exit_2(cli, toy_problem, args, message):
     code, _, err = cli("run", str(toy_problem), *args)
     assert code == 2 and message in err and err.strip().count("\n") == 0, err
+
+
+def test_a_replay_follows_the_recorded_commit_order_when_calls_finished_out_of_order(cli, toy_problem, tmp_path):
+    toy = Toy()
+    slow = itertools.count()
+
+    def late_first(call: Call) -> Reply:
+        if next(slow) < 2:  # the first two calls answer last: their iterations commit after later ones
+            time.sleep(1.5)
+        return toy.good(call)
+
+    cassette = tmp_path / "calls.jsonl"
+    with FakeLLM({"gpt-good": late_first}) as server:
+        config = write_config(tmp_path / "llm.toml", server, models=(GOOD,))
+        code, _, err = cli(
+            "run", str(toy_problem), "--iterations", "10", "--seed", "3", "--workers", "2", "--order", "completion",
+            "--config", str(config), "--record", str(cassette), "--name", "live",
+        )  # fmt: skip
+        assert code == 0, err
+    code, _, err = cli("run", str(toy_problem), "--model", f"replay/{cassette}", "--name", "again")
+    assert code == 0, err
+
+    def commits(run: str) -> list[tuple]:
+        db = sqlite3.connect(tmp_path / "runs" / run / "evolve.db")
+        return db.execute("SELECT iteration, position, seen_upto, code_hash, parent_id, status FROM candidates ORDER BY position").fetchall()
+
+    recorded = commits("live")
+    assert [r[0] for r in recorded] != sorted(r[0] for r in recorded)  # the recording committed out of iteration order
+    assert commits("again") == recorded and lineage(tmp_path, "again") == lineage(tmp_path, "live")

@@ -78,7 +78,7 @@ def test_prompt_variants_are_written_chosen_stored_shown_and_replayed(cli, toy_p
     cassette = tmp_path / "calls.jsonl"
     with FakeLLM(coach) as server:
         code, out, err = cli(
-            "run", str(toy_problem), "--iterations", "40", "--workers", "2", "--config", str(config(tmp_path / "llm.toml", server)),
+            "run", str(toy_problem), "--iterations", "40", "--workers", "2", "--order", "iteration", "--config", str(config(tmp_path / "llm.toml", server)),
             "--record", str(cassette), "--name", "meta",
         )
         proposal_calls = [c for c in server.calls if not c.system.startswith("You coach")]
@@ -137,7 +137,9 @@ def test_resume_rebuilds_the_prompt_population_exactly(cli, toy_problem, tmp_pat
         with FakeLLM(Coach()) as server:
             path = config(tmp_path / f"{name}.toml", server)
             path.write_text(path.read_text().replace("prompt_interval = 8", "prompt_interval = 4"))
-            code, _, err = cli("run", str(toy_problem), "--iterations", sessions[0], "--config", str(path), "--name", name)
+            code, _, err = cli(  # one call at a time: the coach answers in call order
+                    "run", str(toy_problem), "--iterations", sessions[0], "--workers", "1", "--order", "iteration", "--config", str(path), "--name", name
+                )
             assert code == 0, err
             for total in sessions[1:]:
                 code, _, err = cli("resume", name, "--iterations", total)

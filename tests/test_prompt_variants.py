@@ -15,7 +15,8 @@ from evolve.proposers.llm.variants import BASE, NoGuidance, PromptPopulation, gu
 
 def feedback(i: int, variant: str, improvement: float | None, written: PromptVariant | None = None, status="valid") -> Feedback:
     return Feedback(i, "m", 0.0, improvement, prompt_variant=variant, new_variant=written, status=status,
-                    reason="" if status == "valid" else "outside_block: frozen line 3 changed", summary=f"child {i}", score=1.0)
+                    reason="" if status == "valid" else "outside_block: frozen line 3 changed", summary=f"child {i}", score=1.0,
+                    position=i)
 
 
 def grown() -> PromptPopulation:

@@ -90,7 +90,8 @@ def test_every_candidate_is_packed_intact(report):
         assert (d["code"], d["diff"], call.get("prompt"), call.get("response")) == stored[d["id"]]
     index = json.loads(gzip.decompress(base64.b64decode(next(b for a, b in page.scripts if a.get("id") == "candidate-index"))))
     rows = [dict(zip(index["columns"], row)) for row in index["rows"]]
-    assert [r["id"] for r in rows] == sorted(stored) and all(f"candidate-block-{r['block']}" in blocks for r in rows)
+    in_iteration_order = [cid for (cid,) in db.execute("SELECT id FROM candidates ORDER BY iteration")]  # ids follow commits
+    assert [r["id"] for r in rows] == in_iteration_order and all(f"candidate-block-{r['block']}" in blocks for r in rows)
 
 
 def test_the_page_script_never_turns_text_into_markup():

@@ -14,6 +14,13 @@ from conftest import set_delay
 from evolve.store import Store, default_db_url
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C reaches the child as it would from a shell, whatever this test process inherited or
+    was left with by earlier tests (an ignored or blocked SIGINT is inherited across exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _evolve(*args, cwd):
     return subprocess.Popen(
         [sys.executable, "-m", "evolve.cli", *args],
@@ -22,6 +29,7 @@ def _evolve(*args, cwd):
         stderr=subprocess.PIPE,
         start_new_session=True,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
 
 
@@ -108,12 +116,36 @@ def test_second_driver_of_a_live_run_is_refused(toy_problem, tmp_path):
 
 def test_ctrl_c_while_the_seed_is_scored_stops_at_once(toy_problem, tmp_path):
     set_delay(toy_problem, 30)  # the seed's train stage alone would take 30 s
+    inherited = (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, set()))  # for the failure message
     proc = _evolve("run", str(toy_problem), "--iterations", "5", "--name", "slow", cwd=tmp_path)
     time.sleep(2.0)
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(f"Ctrl-C did not stop the run (this test process had SIGINT {inherited})") from None
     assert time.monotonic() - started < 10
     assert proc.returncode == 130, err
     assert "nothing was stored" in err and "Traceback" not in err  # stopped in the pre-flight checks
     assert not (tmp_path / "runs" / "slow").exists()
+
+
+def test_completion_order_kill_9_then_resume_commits_every_iteration_once(toy_problem, tmp_path):
+    set_delay(toy_problem, 0.15)
+    args = ["--iterations", "24", "--seed", "4", "--workers", "2", "--order", "completion"]
+    victim = _evolve("run", str(toy_problem), *args, "--name", "victim", cwd=tmp_path)
+    _wait_for_iterations(tmp_path / "runs" / "victim" / "evolve.db", 6)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+
+    resumed = _evolve("resume", "victim", cwd=tmp_path)
+    assert resumed.wait(timeout=120) == 0, resumed.stderr.read()
+    with sqlite3.connect(tmp_path / "runs" / "victim" / "evolve.db") as db:
+        rows = db.execute("SELECT iteration, position, seen_upto FROM candidates ORDER BY position").fetchall()
+        state, done = db.execute("SELECT state, iterations_done FROM runs").fetchone()
+    assert state == "finished" and done == 24
+    assert sorted(r[0] for r in rows) == list(range(25))  # every iteration once: none lost or repeated
+    assert [r[1] for r in rows] == list(range(25))  # commit positions without gaps
+    assert all(seen is not None and seen < position for _, position, seen in rows[1:])  # each plan saw only the past

@@ -98,7 +98,7 @@ def test_an_offline_run_stuck_on_duplicates_says_so(cli, toy_problem):
 
 def test_a_full_disk_is_one_line_and_keeps_what_was_stored(toy_problem, tmp_path):
     def small_files():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (300 * 1024, 300 * 1024))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, 1024 * 1024))
 
     proc = _evolve("run", str(toy_problem), "--iterations", "2000", "--name", "full", cwd=tmp_path, preexec=small_files)
     out, err = proc.communicate(timeout=600)

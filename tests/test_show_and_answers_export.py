@@ -41,7 +41,7 @@ def test_show_names_the_llm_call_and_exported_answers_replay_to_the_stored_outco
     script = itertools.cycle([answer, lambda call: Reply("<<<<<<< SEARCH\n    return a, b, c\n=======\n    return 9, 9, 9\n>>>>>>> REPLACE\n")])
     with FakeLLM(lambda call: next(script)(call)) as server:
         code, _, err = cli(
-            "run", str(toy_problem), "--iterations", "6", "--model", "openai/gpt-5-mini", "--base-url", server.openai_url, "--name", "llm"
+            "run", str(toy_problem), "--iterations", "6", "--workers", "1", "--order", "iteration", "--model", "openai/gpt-5-mini", "--base-url", server.openai_url, "--name", "llm"
         )
     assert code == 0, err
     code, out, _ = cli("show", "llm", "2")

@@ -95,13 +95,45 @@ def test_migrations_are_recorded_once(tmp_path):
     Store(url).close()
     Store(url).close()
     rows = sqlite3.connect(tmp_path / "evolve.db").execute("SELECT name FROM schema_migrations").fetchall()
-    assert rows == [("0001_initial",), ("0002_llm_call_details",), ("0003_prompt_evolution",)]
+    assert rows == [("0001_initial",), ("0002_llm_call_details",), ("0003_prompt_evolution",), ("0004_commit_order",),
+                    ("0005_reporting_indexes",)]
+
+
+def test_a_store_from_before_commit_order_gains_positions_in_iteration_order(tmp_path):
+    url = default_db_url(tmp_path)
+    store = Store(url)
+    run = store.create_run("r", "p", "/p", "v", {})
+    seed = store.commit_iteration(run.id, _candidate(0), None, True)
+    store.commit_iteration(run.id, _candidate(1, parent_id=seed.id), ProposalRecord("offline"), False)
+    store.close()
+    db = sqlite3.connect(tmp_path / "evolve.db")
+    _forget_reporting_indexes(db)
+    db.execute("DROP INDEX ix_candidates_position")
+    for column in ("position", "seen_upto"):
+        db.execute(f"ALTER TABLE candidates DROP COLUMN {column}")
+    db.execute("DELETE FROM schema_migrations WHERE name = '0004_commit_order'")
+    db.commit()
+    db.close()
+    store = Store(url)
+    assert [(e.iteration, e.position) for e in store.lineage_entries(run.id)] == [(0, 0), (1, 1)]
+    assert store.seen_before(run.id, _candidate(1).code_hash, "x", upto=1) == "duplicate"
+    assert store.seen_before(run.id, _candidate(1).code_hash, "x", upto=0) is None  # not in the snapshot before it
+    indexes = {row[0] for row in sqlite3.connect(tmp_path / "evolve.db").execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"ix_candidates_position", "ix_candidates_proposal", "ix_proposals_usage"} <= indexes
+
+
+def _forget_reporting_indexes(db: sqlite3.Connection) -> None:
+    """As a store made before migration 0005 (whose indexes name columns the older tests drop)."""
+    for index in ("ix_candidates_proposal", "ix_candidates_status", "ix_candidates_code", "ix_candidates_norm", "ix_proposals_usage"):
+        db.execute(f"DROP INDEX {index}")
+    db.execute("DELETE FROM schema_migrations WHERE name = '0005_reporting_indexes'")
 
 
 def test_a_store_from_before_llm_details_gains_the_columns(tmp_path):
     url = default_db_url(tmp_path)
     Store(url).close()
     db = sqlite3.connect(tmp_path / "evolve.db")
+    _forget_reporting_indexes(db)
     for column in ("operator", "attempts", "priced"):
         db.execute(f"ALTER TABLE proposals DROP COLUMN {column}")
     db.execute("DELETE FROM schema_migrations WHERE name = '0002_llm_call_details'")
@@ -118,6 +150,7 @@ def test_a_store_from_before_prompt_variants_gains_the_columns_and_the_table(tmp
     url = default_db_url(tmp_path)
     Store(url).close()
     db = sqlite3.connect(tmp_path / "evolve.db")
+    _forget_reporting_indexes(db)
     for column in ("parent_id", "prompt_variant"):
         db.execute(f"ALTER TABLE proposals DROP COLUMN {column}")
     db.execute("ALTER TABLE candidates DROP COLUMN improvement")
@@ -129,7 +162,8 @@ def test_a_store_from_before_prompt_variants_gains_the_columns_and_the_table(tmp
     run = store.create_run("r", "p", "/p", "v", {})
     seed = store.commit_iteration(run.id, _candidate(0), None, True)
     store.commit_iteration(run.id, _candidate(1, parent_id=seed.id), ProposalRecord("llm", parent_id=seed.id, prompt_variant="base"), False)
-    assert store.committed_proposals(run.id)[1].prompt_variant == "base" and store.prompt_variants(run.id) == []
+    [call] = store.call_summaries(run.id).values()
+    assert call.prompt_variant == "base" and store.prompt_variants(run.id) == []
     assert store.candidates(run.id)[1].improvement is None
 
 
@@ -145,8 +179,8 @@ def test_prompt_variants_are_stored_with_their_iteration_and_the_call_that_wrote
     lost = PromptVariantRecord("v2", "never committed", parent="v1")
     store.save_uncommitted_proposals(run.id, [(2, ProposalRecord("llm", model="m", operator="diff", prompt_call=writer, new_variant=lost))])
     assert store.prompt_variants(run.id) == [PromptVariantRecord("v1", "hint", "base", iteration=1)]  # v2's iteration never committed
-    assert store.committed_proposals(run.id)[1].new_variant == PromptVariantRecord("v1", "hint", "base", iteration=1)
     shown = store.proposal_of(child.id)
+    assert shown.new_variant == PromptVariantRecord("v1", "hint", "base", iteration=1)
     assert (shown.prompt_variant, shown.parent_id, shown.prompt_call.operator, shown.prompt_call.cost_usd) == ("v1", seed.id, "prompt", 0.5)
     assert store.proposal_of(seed.id) is None
     stats = store.prompt_variant_stats(run.id)

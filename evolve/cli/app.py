@@ -38,6 +38,20 @@ SandboxOpt = Annotated[
     ),
 ]
 RunRef = Annotated[str, typer.Argument(metavar="RUN", help="Run name or run folder.")]
+OrderOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="iteration: plan and commit in iteration order (exactly reproducible with the offline mutator); "
+        "completion: commit as evaluations finish, recording what each plan saw (default with live LLMs)."
+    ),
+]
+ExecutorOpt = Annotated[
+    Optional[str], typer.Option(help="Where evaluations run: local (default) or ray (a Ray cluster; see --ray-address).")
+]
+RayAddressOpt = Annotated[
+    Optional[str],
+    typer.Option("--ray-address", help="With --executor ray: an existing cluster (HOST:PORT); default: start a local Ray."),
+]
 WIDE = 240  # piped output: long run names and paths are not cut at 80 columns
 
 

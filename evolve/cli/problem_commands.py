@@ -19,8 +19,7 @@ from evolve.evaluate import evaluate_program
 from evolve.preflight import Passed, preflight
 from evolve.problem import Problem, check_evaluator, load_problem, parse_param, with_params
 from evolve.problems_index import find_problem, list_problems, shipped_root
-from evolve.runs import make_sandbox
-from evolve.scoring import Scorer
+from evolve.runs import make_executor, scoring
 from evolve.terminal import last_line, printable
 
 EXIT_NOT_VALID = 1  # `evolve eval`: a stage failed or came back invalid
@@ -70,13 +69,10 @@ def eval_cmd(
 
 
 async def _eval(prob: Problem, code: str, config: RunConfig) -> dict:
-    sandbox = make_sandbox(config.sandbox, prob, stderr_log)
-    if getattr(sandbox, "note", ""):
-        print(f"warning: sandbox {sandbox.name}: {sandbox.note}", file=sys.stderr)
-    try:
-        return await evaluate_program(prob, code, Scorer(prob, sandbox, config.limits()))
-    finally:
-        await sandbox.aclose()
+    async with scoring(prob, config, stderr_log) as scorer:
+        if scorer.sandbox_note:
+            print(f"warning: sandbox {scorer.sandbox_name}: {scorer.sandbox_note}", file=sys.stderr)
+        return await evaluate_program(prob, code, scorer)
 
 
 @app.command()
@@ -94,12 +90,9 @@ def check(
 
 
 async def _check(prob: Problem, config: RunConfig, report) -> None:
-    sandbox = make_sandbox(config.sandbox, prob, stderr_log)
-    report(Passed("sandbox", f"{sandbox.name}" + (f" ({sandbox.note})" if getattr(sandbox, "note", "") else "")))
-    try:
-        await preflight(prob, Scorer(prob, sandbox, config.limits()), report)
-    finally:
-        await sandbox.aclose()
+    async with scoring(prob, config, stderr_log) as scorer:
+        report(Passed("sandbox", scorer.sandbox_name + (f" ({scorer.sandbox_note})" if scorer.sandbox_note else "")))
+        await preflight(prob, scorer, report)
 
 
 @app.command()
@@ -113,8 +106,8 @@ def problems(
 ) -> None:
     """List the shipped problems; with --baselines, score their seeds and baselines."""
     if baselines:
-        name = build_config(*sandbox_default(None), {"sandbox": sandbox}).sandbox
-        _baselines(as_json, refresh, make_sandbox(name), problems_dir or shipped_root(), cache_dir)
+        config = build_config(*sandbox_default(None), {"sandbox": sandbox})
+        _baselines(as_json, refresh, make_executor(config), problems_dir or shipped_root(), cache_dir)
         return
     rows = list_problems()
     if as_json:

@@ -9,9 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from evolve.cli.app import DbUrl, RunRef, RunsDir, SandboxOpt, app, console, num, place, sandbox_default, stderr_log
-from evolve.config import RunConfig, build_config, with_private_workloads
-from evolve.controller import RunResult
+from evolve.cli.app import (
+    DbUrl, ExecutorOpt, OrderOpt, RayAddressOpt, RunRef, RunsDir, SandboxOpt, app, console, num, place, sandbox_default, stderr_log,
+)  # fmt: skip
+from evolve.config import RunConfig, build_config, with_commit_order, with_private_workloads
+from evolve.loop.controller import RunResult
 from evolve.errors import StoreError, UserError
 from evolve.events import RunStatus
 from evolve.llm_config import build_llm, read_config_file, replay_run_settings
@@ -31,7 +33,11 @@ def run(
     problem: Annotated[str, typer.Argument(help="Problem folder, or the name of a shipped problem.")],
     iterations: Annotated[Optional[int], typer.Option(help="Proposals to make after the seed.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0); same seed and workers, same run.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Iterations in flight at once.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Evaluations running at once (default: one per core).")] = None,
+    llm_concurrency: Annotated[Optional[int], typer.Option("--llm-concurrency", help="LLM calls in flight at once (default: 8 per worker, at least 16).")] = None,
+    order: OrderOpt = None,
+    executor: ExecutorOpt = None,
+    ray_address: RayAddressOpt = None,
     islands: Annotated[Optional[int], typer.Option(help="Number of islands.")] = None,
     sandbox: SandboxOpt = None,
     name: Annotated[Optional[str], typer.Option(help="Run name (default: problem-timestamp).")] = None,
@@ -89,6 +95,10 @@ def run(
             "iterations": iterations,
             "seed": seed,
             "workers": workers,
+            "llm_concurrency": llm_concurrency,
+            "order": order,
+            "executor": executor,
+            "ray_address": ray_address,
             "islands": islands,
             "sandbox": sandbox,
             "max_time_seconds": max_time,
@@ -97,7 +107,7 @@ def run(
             "workloads": workloads,
         },
     )
-    config = with_private_workloads(config)
+    config = with_commit_order(with_private_workloads(config))
     check_llm(config)
     check_sandbox(config, prob)
     if record and config.llm and config.llm.replay:
@@ -122,17 +132,19 @@ def resume(
     max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="New dollar budget for the whole run.")] = None,
     max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="New token budget for the whole run.")] = None,
     record: Annotated[Optional[Path], typer.Option(help="Append this session's LLM calls to this cassette file.")] = None,
+    executor: ExecutorOpt = None,
+    ray_address: RayAddressOpt = None,
     runs_dir: RunsDir = Path("runs"),
     db: DbUrl = None,
 ) -> None:
     """Continue a run stopped by Ctrl-C, a budget, or a crash, exactly where it left off."""
     handle = open_run(run_ref, place(runs_dir, db))
-    budgets = {"max_cost_usd": max_cost, "max_tokens": max_tokens}
+    overrides = {"max_cost_usd": max_cost, "max_tokens": max_tokens, "executor": executor, "ray_address": ray_address}
     with run_lock(handle), _ending(handle.hint("resume")):
-        _resume(handle.refreshed(), iterations, max_time, budgets, record)
+        _resume(handle.refreshed(), iterations, max_time, overrides, record)
 
 
-def _resume(handle: RunHandle, iterations: int | None, max_time: float | None, budgets: dict, record: Path | None) -> None:
+def _resume(handle: RunHandle, iterations: int | None, max_time: float | None, overrides: dict, record: Path | None) -> None:
     prob = problem_of(handle)
     if prob.version() != handle.run.problem_version:
         print(
@@ -144,7 +156,7 @@ def _resume(handle: RunHandle, iterations: int | None, max_time: float | None, b
     done = max(0, handle.run.iterations_done)
     if iterations is not None and iterations < done:
         raise UserError(f"--iterations {iterations} is below the {done} iterations run {handle.run.name} has done")
-    changes = {"iterations": iterations, "max_time_seconds": max_time, **budgets}
+    changes = {"iterations": iterations, "max_time_seconds": max_time, **overrides}
     changed = any(v is not None for v in changes.values())
     if changed:
         config = build_config(config.model_dump(), changes)

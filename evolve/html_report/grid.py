@@ -10,7 +10,7 @@ from evolve.lineage import Lineage, dimensions
 from evolve.problem import Problem
 from evolve.selection.grid import Grid
 from evolve.selection.islands import Population
-from evolve.store.records import CandidateRecord
+from evolve.store.records import CandidateRecord, entry_of
 
 
 def island_grids(candidates: Sequence[CandidateRecord], problem: Problem | None, config: RunConfig) -> Grids:
@@ -21,8 +21,8 @@ def island_grids(candidates: Sequence[CandidateRecord], problem: Problem | None,
     if len(dims) != 2:
         return Grids((), f"no MAP-Elites heat map: the problem has {len(dims)} feature axis/axes; a heat map needs two")
     lineage = Lineage(Population(config.islands, dims, config.archive_size), problem.objective.maximize, config.migration_interval)
-    for candidate in sorted(candidates, key=lambda c: c.iteration):
-        lineage.apply(candidate)
+    for candidate in sorted(candidates, key=lambda c: c.position if c.position is not None else c.iteration):
+        lineage.apply(entry_of(candidate))
     x, y = (Axis(d.metric, d.low, d.high, d.bins) for d in dims)
     islands = tuple(_island(i, island.grid, x, y) for i, island in enumerate(lineage.population.islands))
     return Grids(islands, "")

@@ -33,7 +33,7 @@ class ProposalRequest:
     inspirations: tuple[ProgramView, ...]
     seed: str
     context: str = ""
-    seen_upto: int = 0  # last iteration committed when this call was planned
+    seen_upto: int = 0  # commit position of the population this call was planned from
     failed: ProgramView | None = None  # a recent failed child on this island, for repair
 
 
@@ -49,7 +49,7 @@ class PromptVariant:
     name: str
     text: str
     parent: str = ""
-    born: int = 0  # the iteration whose call wrote it
+    born: int = 0  # the commit position of the iteration whose call wrote it
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class Feedback:
     reason: str = ""  # failure reason and detail, for a child that failed
     summary: str = ""
     score: float | None = None
+    position: int = 0  # the child's commit position: requests see feedback up to their `seen_upto`
 
 
 class Proposer(Protocol):

@@ -28,15 +28,12 @@ class Population:
     def __init__(self, n_islands: int, dims: tuple[Dimension, ...], archive_size: int):
         per_island = max(1, archive_size // n_islands)
         self.islands = [Island(i, dims, per_island) for i in range(n_islands)]
-        self.members: dict[int, Member] = {}
 
     def add(self, member: Member, island: int) -> bool:
-        self.members[member.id] = member
         return self.islands[island].add(member)
 
     def seed_all(self, member: Member) -> None:
         """The initial program starts every island."""
-        self.members[member.id] = member
         for island in self.islands:
             island.add(member)
 

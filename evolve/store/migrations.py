@@ -50,10 +50,54 @@ def _prompt_evolution(engine: Engine) -> None:
     PromptVariant.__table__.create(engine, checkfirst=True)
 
 
+def _commit_order(engine: Engine) -> None:
+    """Candidates gain their commit position (the order the population took them in: with LLM
+    calls and evaluations finishing out of order it is not the iteration order) and the position
+    their plan had seen. Earlier runs committed in iteration order: their position is the iteration.
+    The (run, position) index serves resume, which replays the lineage in that order."""
+    have = {c["name"] for c in inspect(engine).get_columns("candidates")}
+    with engine.begin() as conn:
+        for name in ("position", "seen_upto"):
+            if name not in have:
+                conn.execute(text(f"ALTER TABLE candidates ADD COLUMN {name} INTEGER"))
+        conn.execute(text("UPDATE candidates SET position = iteration WHERE position IS NULL"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_candidates_position ON candidates (run_id, position)"))
+
+
+# Indexes for the reads that must stay flat at 100k candidates, each chosen from the query plan
+# (benchmarks/controller_scale.py; EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE on PostgreSQL).
+# SQLite keeps a row's columns together and reaches any column after `code` (or after a prompt)
+# through the row's overflow pages, so there the indexes also cover the columns each query reads;
+# PostgreSQL moves long text out of line (TOAST), so its heap rows stay small and plain indexes do.
+REPORTING_INDEXES = {
+    # proposals -> the candidate each made (per-model usage, prompt-variant record): without it
+    # the join scanned every candidate once per call (quadratic: 300 s at 10k)
+    "ix_candidates_proposal": "candidates (proposal_id, status, failure_reason, improvement)",
+    # candidates by status and by failure reason, and the valid scores in commit order (status)
+    "ix_candidates_status": "candidates (run_id, status, position, score, failure_reason)",
+    # exact and near duplicates up to a plan's snapshot, looked up in the store instead of memory
+    "ix_candidates_code": "candidates (run_id, code_hash, position)",
+    "ix_candidates_norm": "candidates (run_id, norm_hash, position)",
+}
+SQLITE_ONLY_INDEXES = {
+    # calls, tokens, dollars, retries and variants per model without reading prompts and answers
+    "ix_proposals_usage": "proposals (run_id, model, operator, priced, prompt_variant, tokens_in, tokens_out, cost_usd, attempts)",
+}
+
+
+def _reporting_indexes(engine: Engine) -> None:
+    indexes = dict(REPORTING_INDEXES, **(SQLITE_ONLY_INDEXES if engine.dialect.name == "sqlite" else {}))
+    with engine.begin() as conn:
+        for name, target in indexes.items():
+            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {target}"))
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Engine], None]], ...] = (
     ("0001_initial", _initial),
     ("0002_llm_call_details", _llm_call_details),
     ("0003_prompt_evolution", _prompt_evolution),
+    ("0004_commit_order", _commit_order),
+    ("0005_reporting_indexes", _reporting_indexes),
 )
 
 

@@ -112,6 +112,8 @@ class Candidate(Base):
     improvement: Mapped[float | None] = mapped_column(Float, nullable=True)
     features: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True)  # commit order within the run
+    seen_upto: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the snapshot its plan saw
 
 
 class Evaluation(Base):

@@ -72,9 +72,50 @@ class CandidateRecord:
     features: dict[str, float] = field(default_factory=dict)
     evaluations: tuple[EvaluationRecord, ...] = ()
     id: int | None = None
+    position: int | None = None  # its place in the order the run committed candidates (the seed: 0)
+    seen_upto: int | None = None  # the position of the last candidate its plan could see
 
     def evaluation(self, stage: str) -> EvaluationRecord | None:
         return next((e for e in self.evaluations if e.stage == stage), None)
+
+
+@dataclass(frozen=True)
+class LineageEntry:
+    """A committed candidate as the population keeps it: no code, diff or evaluations (those stay
+    in the store until a prompt or an export reads them), so a 100k-candidate run fits in memory."""
+
+    id: int
+    iteration: int
+    position: int
+    island: int
+    generation: int
+    status: str
+    score: float | None
+    test_score: float | None
+    failure_reason: str | None
+    has_code: bool
+    features: dict[str, float]
+    proposal_id: int | None = None
+    improvement: float | None = None
+
+
+def entry_of(c: CandidateRecord, proposal_id: int | None = None) -> LineageEntry:
+    """The lineage entry of a candidate just committed (id and position set)."""
+    assert c.id is not None and c.position is not None, "only a stored candidate has an entry"
+    return LineageEntry(
+        c.id, c.iteration, c.position, c.island, c.generation, c.status, c.score, c.test_score, c.failure_reason,
+        bool(c.code), dict(c.features), proposal_id, c.improvement,
+    )
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """A proposer call without its prompt and answer: what a learning proposer needs on resume."""
+
+    model: str
+    cost_usd: float
+    priced: bool
+    prompt_variant: str
 
 
 @dataclass(frozen=True)

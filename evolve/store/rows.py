@@ -54,6 +54,8 @@ def candidate_row(run_id: int, c: CandidateRecord, proposal_id: int | None) -> m
         test_score=c.test_score,
         improvement=c.improvement,
         features=dict(c.features),
+        position=c.position,
+        seen_upto=c.seen_upto,
     )
 
 
@@ -90,6 +92,8 @@ def candidate_record(r: m.Candidate, evaluations: tuple[EvaluationRecord, ...]) 
         improvement=r.improvement,
         features=dict(r.features or {}),
         evaluations=evaluations,
+        position=r.position,
+        seen_upto=r.seen_upto,
     )
 
 

@@ -7,18 +7,19 @@ so a crash or kill -9 leaves either the whole iteration or none of it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import aliased, sessionmaker
 
 from evolve.errors import RunNotFound, StoreError, UserError
 from evolve.proposers.base import BASE_VARIANT, PROMPT_OPERATOR
-from evolve.store import driver_lock, models as m
+from evolve.store import driver_lock, lineage_reads, models as m, reporting
 from evolve.store.database_url import one_line, open_engine, shown
 from evolve.store.migrations import migrate
 from evolve.store.rows import (
@@ -32,8 +33,10 @@ from evolve.store.rows import (
     with_id,
 )
 from evolve.store.records import (
+    CallSummary,
     CandidateRecord,
     CandidateSummary,
+    LineageEntry,
     PromptVariantRecord,
     ProposalRecord,
     ReferenceRecord,
@@ -146,7 +149,10 @@ class Store:
     def commit_iteration(
         self, run_id: int, candidate: CandidateRecord, proposal: ProposalRecord | None, new_best: bool
     ) -> CandidateRecord:
-        """Store one iteration atomically and advance the run's cursor to it."""
+        """Store one iteration atomically and count it in the run's progress. Its position (commit
+        order) defaults to its iteration, as in a run that commits in iteration order."""
+        if candidate.position is None:
+            candidate = replace(candidate, position=candidate.iteration)
         with self._write() as session:
             proposal_id = None
             if proposal is not None:
@@ -159,7 +165,7 @@ class Store:
             for ev in candidate.evaluations:
                 session.add(m.Evaluation(candidate_id=crow.id, **ev.__dict__))
             run = session.get_one(m.Run, run_id)
-            run.iterations_done = candidate.iteration
+            run.iterations_done = candidate.position
             if new_best:
                 run.best_candidate_id = crow.id
             cid = crow.id
@@ -171,6 +177,31 @@ class Store:
             rows = list(session.scalars(select(m.Candidate).where(m.Candidate.run_id == run_id).order_by(m.Candidate.iteration)))
             evals = evaluations_by_candidate(session, [r.id for r in rows])
             return [candidate_record(r, evals.get(r.id, ())) for r in rows]
+
+    def committed_iterations(self, run_id: int) -> set[int]:
+        """The iterations of a run stored so far (with gaps where calls are still out, in completion order)."""
+        with self._sessions() as session:
+            return set(session.scalars(select(m.Candidate.iteration).where(m.Candidate.run_id == run_id)))
+
+    def lineage_entries(self, run_id: int) -> Iterator[LineageEntry]:
+        """Every committed candidate in commit order, without code (streamed: keep the loop short)."""
+        with self._sessions() as session:
+            yield from lineage_reads.entries(session, run_id)
+
+    def seen_before(self, run_id: int, code_hash: str, norm_hash: str, upto: int) -> str | None:
+        """'duplicate' / 'near_duplicate' if a candidate committed at a position up to `upto` had this code."""
+        with self._sessions() as session:
+            return lineage_reads.seen_before(session, run_id, code_hash, norm_hash, upto)
+
+    def call_summaries(self, run_id: int) -> dict[int, CallSummary]:
+        """Every call of a run by id, without prompt or answer (a learning proposer's resume)."""
+        with self._sessions() as session:
+            return lineage_reads.call_summaries(session, run_id)
+
+    def outcome_texts(self, run_id: int, from_position: int) -> dict[int, tuple[str, str]]:
+        """position -> (failure reason and detail, summary), for the latest candidates."""
+        with self._sessions() as session:
+            return lineage_reads.outcome_texts(session, run_id, from_position)
 
     def candidate_summaries(self, run_id: int) -> list[CandidateSummary]:
         """Every candidate of a run in iteration order, without code or evaluations."""
@@ -207,36 +238,12 @@ class Store:
     def status_counts(self, run_id: int) -> tuple[Counter, Counter]:
         """(candidates by status, failed/rejected/invalid candidates by reason)."""
         with self._sessions() as session:
-            by_status = Counter(
-                dict(
-                    session.execute(
-                        select(m.Candidate.status, func.count()).where(m.Candidate.run_id == run_id).group_by(m.Candidate.status)
-                    ).all()
-                )
-            )
-            by_reason = Counter(
-                dict(
-                    session.execute(
-                        select(m.Candidate.failure_reason, func.count())
-                        .where(m.Candidate.run_id == run_id, m.Candidate.failure_reason.is_not(None))
-                        .group_by(m.Candidate.failure_reason)
-                    ).all()
-                )
-            )
-        return by_status, by_reason
+            return reporting.status_counts(session, run_id)
 
     def proposal_totals(self, run_id: int) -> dict[str, float]:
         """Calls, tokens and dollars summed in SQL (prompts and responses stay on disk)."""
         with self._sessions() as session:
-            calls, tokens_in, tokens_out, cost = session.execute(
-                select(
-                    func.count(m.Proposal.id),
-                    func.coalesce(func.sum(m.Proposal.tokens_in), 0),
-                    func.coalesce(func.sum(m.Proposal.tokens_out), 0),
-                    func.coalesce(func.sum(m.Proposal.cost_usd), 0.0),
-                ).where(m.Proposal.run_id == run_id)
-            ).one()
-        return {"calls": calls, "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": float(cost)}
+            return reporting.proposal_totals(session, run_id)
 
     def proposals(self, run_id: int) -> list[ProposalRecord]:
         """Every call, committed or not, in iteration order."""
@@ -247,16 +254,14 @@ class Store:
             return [proposal_record(r) for r in rows]
 
     def valid_scores(self, run_id: int) -> list[float]:
-        """Train scores of valid candidates after the seed, in iteration order."""
+        """Train scores of valid candidates after the seed, in commit order."""
         with self._sessions() as session:
-            return list(
-                session.scalars(
-                    select(m.Candidate.score)
-                    .where(m.Candidate.run_id == run_id, m.Candidate.iteration > 0, m.Candidate.status == "valid")
-                    .where(m.Candidate.score.is_not(None))
-                    .order_by(m.Candidate.iteration)
-                )
-            )
+            return reporting.valid_scores(session, run_id)
+
+    def recent_failures(self, run_id: int) -> list[CandidateSummary]:
+        """The latest failures (evolve.store.reporting.RECENT_FAILURES), newest first, without code."""
+        with self._sessions() as session:
+            return reporting.recent_failures(session, run_id)
 
     def save_uncommitted_proposals(self, run_id: int, items: list[tuple[int, ProposalRecord]]) -> None:
         """Calls made for iterations a stop cancelled: paid for, so kept (with no candidate)."""
@@ -265,18 +270,6 @@ class Store:
         with self._write() as session:
             for iteration, proposal in items:
                 add_proposal(session, run_id, iteration, proposal)
-
-    def committed_proposals(self, run_id: int) -> dict[int, ProposalRecord]:
-        """iteration -> the call that produced that iteration's candidate (with the prompt
-        variant written in that iteration, if any)."""
-        variants = {v.iteration: v for v in self.prompt_variants(run_id)}
-        with self._sessions() as session:
-            rows = session.execute(
-                select(m.Candidate.iteration, m.Proposal)
-                .join(m.Proposal, m.Candidate.proposal_id == m.Proposal.id)
-                .where(m.Candidate.run_id == run_id)
-            ).all()
-            return {i: replace(proposal_record(p), new_variant=variants.get(i)) for i, p in rows}
 
     def proposal_of(self, candidate_id: int) -> ProposalRecord | None:
         """The call that produced a candidate (None for the seed), with the prompt-writing call and
@@ -328,19 +321,7 @@ class Store:
         """Every prompt variant used or written (the shipped "base" first) with its record: calls,
         valid children, children that improved on their parent, and the best improvement."""
         with self._sessions() as session:
-            rows = session.execute(
-                select(
-                    m.Proposal.prompt_variant,
-                    func.count(),
-                    func.sum(case((m.Candidate.status == "valid", 1), else_=0)),
-                    func.sum(case((m.Candidate.improvement > 0, 1), else_=0)),
-                    func.max(m.Candidate.improvement),
-                )
-                .join(m.Candidate, m.Candidate.proposal_id == m.Proposal.id)
-                .where(m.Proposal.run_id == run_id, m.Proposal.prompt_variant != "")
-                .group_by(m.Proposal.prompt_variant)
-            ).all()
-        used = {name: (calls, valid or 0, improved or 0, best) for name, calls, valid, improved, best in rows}
+            used = reporting.variant_records(session, run_id)
         written = self.prompt_variants(run_id)
         if not used and not written:
             return []
@@ -350,8 +331,7 @@ class Store:
     def proposals_with_candidates(self, run_id: int) -> list[tuple[int | None, ProposalRecord]]:
         """Every call in iteration order with the id of the candidate it produced (None: uncommitted).
 
-        One read for reports: prompts and responses are loaded once. Matched in Python, not by an
-        outer join, because candidates.proposal_id has no index (the join was quadratic).
+        One read for reports: prompts and responses are loaded once.
         """
         with self._sessions() as session:
             made = dict(
@@ -366,41 +346,6 @@ class Store:
             return [(made.get(p.id), proposal_record(p)) for p in rows]
 
     def model_usage(self, run_id: int) -> list[dict]:
-        """Per model: calls, tokens, dollars, retries, unpriced calls, prompt-writing calls, and
-        failures by reason (a prompt-writing call makes no candidate, so it is no failure)."""
+        """Per model: calls, tokens, dollars, retries, unpriced and prompt-writing calls, failures by reason."""
         with self._sessions() as session:
-            rows = session.execute(
-                select(
-                    m.Proposal.model,
-                    m.Proposal.tokens_in,
-                    m.Proposal.tokens_out,
-                    m.Proposal.cost_usd,
-                    m.Proposal.attempts,
-                    m.Proposal.priced,
-                    m.Proposal.operator,
-                    m.Candidate.failure_reason,
-                    m.Candidate.id,
-                )
-                .outerjoin(m.Candidate, m.Candidate.proposal_id == m.Proposal.id)
-                .where(m.Proposal.run_id == run_id)
-            ).all()
-        usage: dict[str, dict] = {}
-        for model, t_in, t_out, cost, attempts, priced, operator, reason, cid in rows:
-            u = usage.setdefault(
-                model,
-                {"model": model, "calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0,
-                 "retries": 0, "unpriced_calls": 0, "prompt_calls": 0, "failures": Counter()},
-            )
-            u["calls"] += 1
-            u["tokens_in"] += t_in
-            u["tokens_out"] += t_out
-            u["cost_usd"] += cost
-            u["retries"] += max(0, len(attempts or []) - 1)
-            u["unpriced_calls"] += 0 if priced else 1
-            if operator == PROMPT_OPERATOR:
-                u["prompt_calls"] += 1
-            elif cid is None:
-                u["failures"]["uncommitted"] += 1
-            elif reason:
-                u["failures"][reason] += 1
-        return [dict(u, failures=dict(u["failures"])) for _, u in sorted(usage.items())]
+            return reporting.model_usage(session, run_id)

@@ -2,10 +2,12 @@
 
 Line 1 is a header with the ensemble settings (model specs hold key *variable names*, never keys).
 Each further line is one proposal call: iteration, model, the full request, a hash of it, the
-final reply or error, every attempt, tokens, dollars and latency. Replay looks calls up by
-(iteration, request hash): a run replayed with the same seed asks the same questions in the same
-iterations, so it gets the same answers and reproduces the lineage; a question that was never
-recorded comes back as a `replay_miss` failure naming the iteration.
+final reply or error, every attempt, tokens, dollars and latency; or one commit, in the order the
+run committed them, with the commit position its plan had seen. Replay looks calls up by
+(iteration, request hash) and follows the recorded commits (evolve.loop.orders.RecordedOrder):
+each iteration is planned from the same snapshot, so it asks the same question and gets the same
+answer, and the lineage is reproduced whatever order the replay's own evaluations finish in. A
+question that was never recorded stops the replay, naming the iteration.
 """
 
 from __future__ import annotations
@@ -106,6 +108,10 @@ class Recorder:
     def add(self, call: Recorded, request: ChatRequest) -> None:
         self._write(call.to_json(request))
 
+    def commit(self, iteration: int, seen_upto: int) -> None:
+        """A commit, in commit order: which iteration, planned from which snapshot."""
+        self._write({"commit": iteration, "seen": seen_upto})
+
     def _write(self, data: dict) -> None:
         self._file.write(json.dumps(data, ensure_ascii=False) + "\n")
         self._file.flush()
@@ -144,13 +150,18 @@ class Cassette:
         self.path = path
         self.header = read_header(path)
         self._calls: dict[tuple[int, str], Recorded] = {}
+        self._commits: list[tuple[int, int]] = []
         with open(path, encoding="utf-8") as handle:
             next(handle)
             for lineno, line in enumerate(handle, start=2):
                 if not line.strip():
                     continue
                 try:
-                    call = Recorded.from_json(json.loads(line))
+                    data = json.loads(line)
+                    if "commit" in data:
+                        self._commits.append((int(data["commit"]), int(data["seen"])))
+                        continue
+                    call = Recorded.from_json(data)
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                     if not line.endswith("\n"):
                         break  # a torn last line from a crash: everything before it is good
@@ -159,6 +170,11 @@ class Cassette:
 
     def __len__(self) -> int:
         return len(self._calls)
+
+    def schedule(self) -> list[tuple[int, int]] | None:
+        """The recorded commits as (iteration, seen_upto), in order; None for a recording made
+        before commits were recorded (its run committed in iteration order)."""
+        return list(self._commits) if self._commits else None
 
     def lookup(self, iteration: int, digest: str) -> Recorded | None:
         return self._calls.get((iteration, digest))

@@ -2,13 +2,14 @@
 itself, which prompt evolution also uses to pick among system-prompt variants.
 
 The bandit learns from `Feedback` (did the child improve on its parent, what did the call cost).
-It only uses feedback from iterations the controller had committed when it planned the call
-(`seen_upto`), so a run's choices depend on its seed and lineage, not on timing, and resume
+It only uses feedback from candidates the controller had committed when it planned the call
+(commit positions up to `seen_upto`), so a run's choices depend on its seed and lineage, not on timing, and resume
 rebuilds the same state from the stored lineage.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -42,31 +43,44 @@ class ArmStats:
 
 class Bandit:
     """UCB over named arms. Reward: the child's improvement over its parent, scaled by the largest
-    improvement seen; with `cost_weight`, divided by the arm's relative dollars per call."""
+    improvement seen; with `cost_weight`, divided by the arm's relative dollars per call.
+
+    Feedback arrives in commit order; each arm keeps running totals by commit position, so the
+    statistics as of any snapshot cost a binary search, not a pass over the run's history. (The
+    scale is the largest improvement seen, so no single reward exceeds 1 and an arm's summed reward
+    is its summed improvement divided by the scale.)
+    """
 
     def __init__(self, cost_weight: float, arm_of: Callable[[Feedback], str]):
         self.cost_weight = cost_weight
         self._arm_of = arm_of  # "" for feedback that is about no arm of this bandit
-        self._feedback: dict[int, Feedback] = {}
+        self._totals: dict[str, list[tuple[int, int, float, float, bool]]] = {}  # arm -> (position, pulls, gain, dollars, unpriced)
+        self._scale: list[tuple[int, float]] = []  # (position, largest improvement so far), when it grew
 
     def observe(self, feedback: Feedback) -> None:
-        if self._arm_of(feedback):
-            self._feedback[feedback.iteration] = feedback
+        arm = self._arm_of(feedback)
+        if not arm:
+            return
+        history = self._totals.setdefault(arm, [])
+        _, pulls, gain, dollars, unpriced = history[-1] if history else (0, 0, 0.0, 0.0, False)
+        improvement = feedback.improvement if feedback.improvement and feedback.improvement > 0 else 0.0
+        history.append((feedback.position, pulls + 1, gain + improvement, dollars + feedback.cost_usd, unpriced or not feedback.priced))
+        if improvement > (self._scale[-1][1] if self._scale else 0.0):
+            self._scale.append((feedback.position, improvement))
 
     def stats(self, names: Sequence[str], seen_upto: int) -> dict[str, ArmStats]:
         """Per arm: pulls, summed normalised reward and dollars from feedback up to `seen_upto`."""
-        stats = {name: ArmStats() for name in names}
-        seen = [f for i, f in sorted(self._feedback.items()) if i <= seen_upto]
-        scale = max((f.improvement for f in seen if f.improvement and f.improvement > 0), default=0.0)
-        for f in seen:
-            arm = stats.get(self._arm_of(f))
-            if arm is None:
+        grew = bisect.bisect_right(self._scale, (seen_upto, math.inf))
+        scale = self._scale[grew - 1][1] if grew else 0.0
+        stats = {}
+        for name in names:
+            history = self._totals.get(name, [])
+            k = bisect.bisect_right(history, (seen_upto, math.inf))
+            if not k:
+                stats[name] = ArmStats()
                 continue
-            arm.pulls += 1
-            arm.cost_usd += f.cost_usd
-            arm.unpriced |= not f.priced
-            if scale > 0 and f.improvement and f.improvement > 0:
-                arm.reward += min(1.0, f.improvement / scale)
+            _, pulls, gain, dollars, unpriced = history[k - 1]
+            stats[name] = ArmStats(pulls, gain / scale if scale > 0 else 0.0, dollars, unpriced)
         return stats
 
     def choose(self, arms: Sequence[Arm], rng: random.Random, seen_upto: int) -> Arm:

@@ -1,15 +1,18 @@
 """Prompt evolution: a small population of system-prompt variants, picked by the same bandit as
 models, and grown by an LLM that writes new guidance from the run's best and worst recent children.
 
-Everything here is a pure function of the feedback the controller has committed (`seen_upto`), as
-for the model bandit: a variant written in iteration k exists for plans made after k committed,
+Everything here is a pure function of the feedback the controller has committed (commit positions
+up to `seen_upto`), as for the model bandit: a variant written by the iteration committed at
+position k exists for plans made after k,
 so a run with a fixed seed (or a replayed cassette) makes the same choices, and resume rebuilds
 the same population from the stored lineage.
 """
 
 from __future__ import annotations
 
+import bisect
 import random
+from collections import deque
 from dataclasses import dataclass
 
 from evolve.edits.fences import find_fences
@@ -21,6 +24,7 @@ WINDOW = 16  # recent children the writer learns from
 MIN_EXAMPLES = 4  # a new variant needs at least this many recent children to learn from
 SHOWN = 3  # best and worst children shown to the writer
 MAX_GUIDANCE = 4000  # characters
+KEPT = 4096  # recent feedback kept (plans see snapshots at most a few hundred commits old)
 
 
 @dataclass(frozen=True)
@@ -41,16 +45,16 @@ class PromptPopulation:
         self.interval = interval
         self._bandit = Bandit(cost_weight=0.0, arm_of=lambda f: f.prompt_variant)
         self._written: dict[str, PromptVariant] = {}
-        self._recent: dict[int, Feedback] = {}
+        self._recent: deque[Feedback] = deque(maxlen=KEPT)  # in commit order
 
     def observe(self, feedback: Feedback) -> None:
         self._bandit.observe(feedback)
-        self._recent[feedback.iteration] = feedback
+        self._recent.append(feedback)
         if feedback.new_variant is not None:
             self._written[feedback.new_variant.name] = feedback.new_variant
 
     def variants(self, seen_upto: int) -> list[PromptVariant]:
-        """The shipped prompt and every variant written in an iteration up to `seen_upto`."""
+        """The shipped prompt and every variant whose iteration was committed at a position up to `seen_upto`."""
         return [BASE, *sorted((v for v in self._written.values() if v.born <= seen_upto), key=lambda v: v.born)]
 
     def in_play(self, seen_upto: int) -> list[PromptVariant]:
@@ -73,7 +77,7 @@ class PromptPopulation:
         return max(tried, key=lambda v: (stats[v.name].mean, v.born), default=BASE)
 
     def examples(self, seen_upto: int) -> Examples:
-        recent = [f for i, f in sorted(self._recent.items()) if i <= seen_upto][-WINDOW:]
+        recent = self._seen(seen_upto)[-WINDOW:]
         improved = sorted((f for f in recent if f.improvement and f.improvement > 0), key=lambda f: -f.improvement)
         failed = [f for f in reversed(recent) if f.status != "valid"]
         regressed = sorted((f for f in recent if f.improvement is not None and f.improvement <= 0), key=lambda f: f.improvement)
@@ -82,8 +86,13 @@ class PromptPopulation:
     def due(self, iteration: int, seen_upto: int) -> bool:
         """Whether this iteration writes a new variant first: every `interval` iterations, once
         there are enough recent children to learn from."""
-        recent = sum(1 for i in self._recent if 0 < i <= seen_upto)
-        return iteration % self.interval == 0 and min(recent, WINDOW) >= MIN_EXAMPLES
+        recent = sum(1 for f in self._seen(seen_upto)[-WINDOW:] if f.position > 0)
+        return iteration % self.interval == 0 and recent >= MIN_EXAMPLES
+
+    def _seen(self, seen_upto: int) -> list[Feedback]:
+        """The kept feedback up to commit position `seen_upto`, in commit order."""
+        kept = list(self._recent)
+        return kept[: bisect.bisect_right([f.position for f in kept], seen_upto)]
 
 
 def guidance_from(answer: str, known: list[PromptVariant]) -> str:

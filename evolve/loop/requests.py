@@ -1,15 +1,15 @@
-"""Build a proposer's request from a plan: the parent and inspirations as the proposer sees them."""
+"""Build a proposer's request from a plan: the parent and inspirations as the proposer sees them.
+
+A plan holds lineage entries (ids and scores); their code, metrics and feedback are read from the
+store for the prompt (evolve.loop.records_cache keeps the recent ones).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from evolve.loop.plan import Plan
 from evolve.problem import Problem
 from evolve.proposers.base import ProgramView, ProposalRequest
 from evolve.store.records import CandidateRecord
-
-if TYPE_CHECKING:
-    from evolve.controller import Plan
 
 
 def view(record: CandidateRecord, problem: Problem) -> ProgramView:
@@ -40,14 +40,22 @@ def failed_view(record: CandidateRecord, problem: Problem) -> ProgramView:
     )
 
 
-def build_request(plan: "Plan", problem: Problem, seed: int) -> ProposalRequest:
+def build_request(
+    plan: Plan,
+    parent: CandidateRecord,
+    inspirations: tuple[CandidateRecord, ...],
+    failed: CandidateRecord | None,
+    problem: Problem,
+    seed: int,
+) -> ProposalRequest:
+    """The request for `plan`, given the full records of its parent, inspirations and failed child."""
     return ProposalRequest(
         iteration=plan.iteration,
         island=plan.island,
-        parent=view(plan.parent, problem),
-        inspirations=tuple(view(r, problem) for r in plan.inspirations),
+        parent=view(parent, problem),
+        inspirations=tuple(view(r, problem) for r in inspirations),
         seed=f"{seed}:{plan.iteration}:propose",
         context=problem.context,
         seen_upto=plan.seen_upto,
-        failed=failed_view(plan.failed, problem) if plan.failed is not None else None,
+        failed=failed_view(failed, problem) if failed is not None else None,
     )

@@ -1,40 +1,40 @@
-"""From a proposal to a stored candidate: enforce the blocks, reject duplicates, evaluate.
+"""From a proposal to a candidate: enforce the blocks, reject duplicates, evaluate.
 
 Every proposal becomes a candidate row, even one with no usable code, so the lineage shows
-exactly what was tried and why it failed.
+exactly what was tried and why it failed. The child's code is parsed once, hashed once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from evolve.blocks import editable_text
-from evolve.dedupe import code_hash, normalized_hash
+from evolve import dedupe
 from evolve.edits.answer import checked_child
 from evolve.edits.text import with_final_newline
 from evolve.errors import PatchError
 from evolve.guard import check_code
-from evolve.lineage import CODE_SIZE, Lineage
+from evolve.lineage import CODE_SIZE
+from evolve.loop.plan import Proposed
 from evolve.patching import unified_diff
 from evolve.problem import Problem
-from evolve.proposers.base import Proposal
 from evolve.scoring import Scorer
 from evolve.store.records import CandidateRecord
 from evolve.verdict import Verdict
 
-if TYPE_CHECKING:
-    from evolve.controller import Plan
+SeenBefore = Callable[[str, str, int], "str | None"]  # (code hash, normalized hash, snapshot) -> duplicate kind
 
 
-async def make_child(plan: "Plan", proposal: Proposal, lineage: Lineage, scorer: Scorer, problem: Problem) -> CandidateRecord:
-    parent = plan.parent
+async def make_child(proposed: Proposed, seen_before: SeenBefore, scorer: Scorer, problem: Problem) -> CandidateRecord:
+    plan, proposal, parent = proposed.plan, proposed.proposal, proposed.parent
     base = dict(
         iteration=plan.iteration,
         island=plan.island,
         generation=parent.generation + 1,
         parent_id=parent.id,
-        inspiration_ids=tuple(r.id for r in plan.inspirations if r.id is not None),
+        inspiration_ids=tuple(e.id for e in plan.inspirations),
         summary=proposal.summary,
+        seen_upto=plan.seen_upto,
     )
     if proposal.code is None:
         return CandidateRecord(
@@ -42,7 +42,7 @@ async def make_child(plan: "Plan", proposal: Proposal, lineage: Lineage, scorer:
             failure_detail=proposal.detail, **base,
         )
     code = with_final_newline(proposal.code)
-    hashes = dict(code_hash=code_hash(code), norm_hash=normalized_hash(code))
+    hashes = dict(code_hash=dedupe.code_hash(code), norm_hash=dedupe.normalized_hash(code))
     diff = unified_diff(parent.code, code, problem.seed_relpath)
     try:
         checked_child(parent.code, code)
@@ -51,39 +51,23 @@ async def make_child(plan: "Plan", proposal: Proposal, lineage: Lineage, scorer:
         return CandidateRecord(
             code=code, diff=diff, status="rejected", failure_reason=exc.reason, failure_detail=str(exc), **hashes, **base
         )
-    duplicate = lineage.seen_by(hashes["code_hash"], hashes["norm_hash"], plan.seen_upto)
+    duplicate = seen_before(hashes["code_hash"], hashes["norm_hash"], plan.seen_upto)
     if duplicate:
         return CandidateRecord(
             code=code, diff=diff, status="duplicate", failure_reason=duplicate, failure_detail="", **hashes, **base
         )
     verdict = await scorer.score(code, plan.threshold)
-    return candidate_from_verdict(
-        verdict, problem, code, plan.iteration, plan.island, parent, plan.inspirations, proposal.summary, diff
-    )
+    return candidate_from_verdict(verdict, problem, code, **base, **hashes, diff=diff)
 
 
 def candidate_from_verdict(
-    verdict: Verdict,
-    problem: Problem,
-    code: str,
-    iteration: int,
-    island: int,
-    parent: CandidateRecord | None,
-    inspirations: tuple[CandidateRecord, ...] = (),
-    summary: str = "",
-    diff: str = "",
+    verdict: Verdict, problem: Problem, code: str, *, code_hash: str | None = None, norm_hash: str | None = None, **fields
 ) -> CandidateRecord:
+    """A scored candidate; `fields` are its place in the lineage (iteration, island, parent...)."""
     return CandidateRecord(
-        iteration=iteration,
-        island=island,
-        generation=parent.generation + 1 if parent else 0,
-        parent_id=parent.id if parent else None,
-        inspiration_ids=tuple(r.id for r in inspirations if r.id is not None),
         code=code,
-        code_hash=code_hash(code),
-        norm_hash=normalized_hash(code),
-        diff=diff,
-        summary=summary,
+        code_hash=code_hash or dedupe.code_hash(code),
+        norm_hash=norm_hash or dedupe.normalized_hash(code),
         status=verdict.status,
         failure_reason=verdict.failure_reason,
         failure_detail=verdict.failure_detail,
@@ -91,6 +75,7 @@ def candidate_from_verdict(
         test_score=verdict.test_score,
         features=features(verdict.metrics, code, problem),
         evaluations=verdict.evaluations,
+        **{"generation": 0, "parent_id": None, **fields},
     )
 
 
