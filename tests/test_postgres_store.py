@@ -341,7 +341,8 @@ def test_an_llm_run_reports_the_same_from_postgres_as_from_sqlite(cli, toy_probl
         with FakeLLM(Coach()) as server:
             path = config(tmp_path / f"{name}.toml", server)
             path.write_text(path.read_text().replace("prompt_interval = 8", "prompt_interval = 4"))
-            code, _, err = cli("run", str(toy_problem), "--iterations", "12", "--config", str(path), "--name", name, *db)
+            code, _, err = cli("run", str(toy_problem), "--iterations", "12", "--config", str(path), "--name", name,
+                                  "--workers", "1", "--order", "iteration", *db)  # the fake answers in call order: one at a time
             assert code == 0, err
         summary = json.loads(cli("status", name, "--json", *db)[1])
         rows = json.loads(cli("candidates", name, "--json", *db)[1])
