@@ -59,9 +59,9 @@ def fresh_database() -> Iterator[str]:
 
 
 def _drop(admin, name: str) -> None:
-    """Drop a test's database. FORCE ends our own connections, but not an autovacuum worker that
-    the server started on it after a test's many writes (another role's backend: "must be a
-    member of the role whose process is being terminated"); that one finishes soon, so retry.
+    """Drop a test's database. FORCE ends our own connections, but not a backend of another role
+    (seen once in CI: "must be a member of the role whose process is being terminated"; most
+    likely an autovacuum worker started after a test's many writes), which finishes soon: retry.
     A database that still cannot be dropped is left for the server to keep, with a warning."""
     import time
     import warnings
