@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
-
-
-def pytest_configure(config):
-    """A suite started in the background of a script (`pytest ... &`) inherits SIGINT ignored, and
-    so would every `evolve` the tests start and then stop with Ctrl-C: give them what a terminal
-    gives."""
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent

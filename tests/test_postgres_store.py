@@ -13,11 +13,11 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
 from conftest import set_delay
+from evolve_process import evolve_process
 from postgres_server import URL_VARIABLE, fresh_database
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
@@ -52,15 +52,7 @@ def _lineage(url: str, name: str) -> list[tuple]:
 
 def _evolve(*args: str, cwd, tmpdir=None) -> subprocess.Popen:
     """`evolve ...` in its own process; another `tmpdir` plays another machine (no shared lock files)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        text=True,
-        env={**os.environ, "EVOLVE_SANDBOX": "process", **({"TMPDIR": str(tmpdir)} if tmpdir else {})},
-    )
+    return evolve_process(*args, cwd=cwd, env={**os.environ, "EVOLVE_SANDBOX": "process", **({"TMPDIR": str(tmpdir)} if tmpdir else {})})
 
 
 def _finished(proc: subprocess.Popen, timeout: float = 120) -> str:

@@ -6,31 +6,12 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 from conftest import set_delay
+from evolve_process import evolve_process as _evolve
 
 from evolve.store import Store, default_db_url
-
-
-def _as_from_a_terminal() -> None:
-    """Ctrl-C reaches the child as it would from a shell, whatever this test process inherited or
-    was left with by earlier tests (an ignored or blocked SIGINT is inherited across exec)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
-def _evolve(*args, cwd):
-    return subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        text=True,
-        preexec_fn=_as_from_a_terminal,
-    )
 
 
 def _wait_for_iterations(db_path, at_least, timeout=60.0):

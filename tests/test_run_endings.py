@@ -12,21 +12,13 @@ import resource
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 
 from conftest import set_delay
+from evolve_process import evolve_process as _evolve
 from test_resume import _wait_for_iterations
 
 from evolve.store import Store
-
-
-def _evolve(*args, cwd, preexec=None):
-    return subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True, text=True, preexec_fn=preexec,
-    )  # fmt: skip
 
 
 def _no_traceback(err: str) -> None:
