@@ -76,10 +76,17 @@ def make_executor(config: RunConfig, problem: Problem | None = None, log: Log | 
 
 def check_sandbox(config: RunConfig, problem: Problem) -> None:
     """Fail with one line, before a run is created or resumed, if the chosen backend can't run here,
-    or if LLM-written code would end up unisolated without the user having asked for that. With
+    or if LLM-written code would end up unisolated without the user having asked for that (and on
+    a Ray cluster never: there the process backend is for the offline proposer only). With
     Ray, the backend is checked here and must be ready on every node (README: Run on a Ray cluster)."""
     if config.executor == "ray" and importlib.util.find_spec("ray") is None:
         raise UserError("--executor ray needs Ray: pip install 'evolve-systems[ray]'")
+    if config.executor == "ray" and config.proposer == "llm" and config.sandbox == "process":
+        raise UserError(
+            "--executor ray with --sandbox process: LLM-written code would run unisolated on the cluster's nodes, "
+            "with the network, and Ray has no authentication (it could run code on every node); use --sandbox "
+            "docker or bwrap, ready on every node"
+        )
     try:
         check_available(config.sandbox, problem.sandbox.image)
     except SandboxUnavailable as exc:

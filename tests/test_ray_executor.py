@@ -136,6 +136,16 @@ def test_a_job_whose_worker_dies_every_time_comes_back_failed(ray_cluster, toy_p
     assert f"died {RETRIES + 1} times" in outcome.detail
 
 
+def test_llm_code_never_runs_unisolated_on_a_ray_cluster(cli, toy_problem, monkeypatch):
+    """The process backend on Ray would give LLM-written code the network of every node and Ray's
+    unauthenticated services: refused before anything starts (the offline proposer may use it)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    code, out, err = cli("run", str(toy_problem), "--iterations", "2", "--model", "openai/gpt-5-mini",
+                         "--executor", "ray", "--sandbox", "process", "--name", "open")  # fmt: skip
+    assert code == 2 and err.startswith("error: --executor ray with --sandbox process") and len(err.strip().splitlines()) == 1, err
+    assert not (toy_problem.parent / "runs" / "open").exists()
+
+
 def test_an_unreachable_cluster_is_one_line_and_exit_2(cli, toy_problem):
     code, out, err = cli("run", str(toy_problem), "--iterations", "2", "--executor", "ray", "--ray-address", "127.0.0.1:9")
     assert code == 2
