@@ -65,6 +65,23 @@ def test_only_an_expert_loaded_in_the_next_window_needs_a_replica():
         check_published(naive(next_load, zero=199), next_load, lay)
 
 
+def test_log2phy_must_agree_with_phy2log():
+    """The original scores log2phy alone; a placement no GPU could hold (experts sharing a slot)
+    is invalid here, a consistent one is not."""
+    lay = Layout(num_layers=LAYERS)
+    load = np.ones((LAYERS, EXPERTS))
+    phy2log, log2phy, logcnt = naive(load)
+    check_published((phy2log, log2phy, logcnt), load, lay)
+    crowded = log2phy.copy()
+    crowded[:, 1, 0] = log2phy[:, 0, 0]  # expert 1 claims expert 0's slot
+    with pytest.raises(InvalidPlacement, match="which phy2log gives to expert 0"):
+        check_published((phy2log, crowded, logcnt), load, lay)
+    twice = log2phy.copy()
+    twice[:, 0, 1] = log2phy[:, 0, 0]  # expert 0 lists its first slot twice
+    with pytest.raises(InvalidPlacement, match="one slot twice"):
+        check_published((phy2log, twice, logcnt), load, lay)
+
+
 def test_balancedness_is_a_ratio_of_sums_over_layers():
     lay = Layout(num_layers=LAYERS)
     load = np.ones((LAYERS, EXPERTS))
