@@ -9,6 +9,9 @@ set -euo pipefail
 ROLE=${EVOLVE_TEST_POSTGRES_ROLE:-evolve_test}
 PASSWORD=${EVOLVE_TEST_POSTGRES_PASSWORD:-evolve_test}
 say() { echo "setup_postgres: $*" >&2; }
+# Stdout carries the URL and nothing else: every tool's chatter (pg_ctlcluster prints
+# "Removed stale pid file." after an unclean stop) goes to stderr.
+exec 3>&1 1>&2  # fd 3: the URL; closed (3>&-) for anything that may leave a daemon behind
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   say "not root on Debian: skipping set-up (PostgreSQL tests skip unless EVOLVE_TEST_POSTGRES_URL is set)"
@@ -17,7 +20,7 @@ fi
 
 if ! command -v pg_ctlcluster >/dev/null || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   say "installing postgresql"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 3>&-
 fi
 
 # The newest installed server version; its first cluster, created if the package made none
@@ -27,12 +30,13 @@ cluster=$(pg_lsclusters -h | awk -v v="$version" '$1 == v {print $2; exit}')
 if [ -z "$cluster" ]; then
   cluster=main
   say "creating cluster $version/$cluster"
-  pg_createcluster "$version" "$cluster" >/dev/null
+  pg_createcluster "$version" "$cluster" >/dev/null 3>&-
 fi
 if ! pg_lsclusters -h | awk -v v="$version" -v c="$cluster" '$1 == v && $2 == c {print $4}' | grep -q online; then
   say "starting cluster $version/$cluster"
   # pg_ctlcluster runs pg_ctl directly when systemd is not PID 1 (containers, CI).
-  pg_ctlcluster "$version" "$cluster" start
+  # One retry: a server killed a moment ago can leave a socket lock that names a pid still exiting.
+  pg_ctlcluster "$version" "$cluster" start 3>&- || { sleep 3; pg_ctlcluster "$version" "$cluster" start 3>&-; }
 fi
 port=$(pg_lsclusters -h | awk -v v="$version" -v c="$cluster" '$1 == v && $2 == c {print $3}')
 for _ in $(seq 1 30); do pg_isready -q -h localhost -p "$port" && break; sleep 1; done
@@ -47,4 +51,4 @@ if [ -z "$(psql_admin "-Atc \"SELECT 1 FROM pg_database WHERE datname = '$ROLE'\
   psql_admin "-c \"CREATE DATABASE $ROLE OWNER $ROLE\""
 fi
 say "ready (PostgreSQL $version on port $port, role $ROLE)"
-echo "postgresql+psycopg://$ROLE:$PASSWORD@localhost:$port/$ROLE"
+echo "postgresql+psycopg://$ROLE:$PASSWORD@localhost:$port/$ROLE" >&3

@@ -241,13 +241,12 @@ def test_hostile_candidates_gain_nothing_in_a_real_run(cli, problem_copy, tmp_pa
     workload generators from your checkout (lookahead_regenerate would win)."""
     require(backend)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-sealed")
-    answers = iter(SCRIPT.items())
-    names: list[str] = []
+    seed = problem_copy.joinpath("seed.py").read_text()
+    programs = {name: _splice(seed, constants, body) for name, (constants, body, _) in SCRIPT.items()}
+    answers = iter(programs.values())
 
     def respond(call) -> Reply:
-        name, (constants, body, _) = next(answers)
-        names.append(name)
-        return Reply(f"Here is the whole program.\n```python\n{_splice(problem_copy.joinpath('seed.py').read_text(), constants, body)}```\n")
+        return Reply(f"Here is the whole program.\n```python\n{next(answers)}```\n")
 
     with FakeLLM(respond) as server:
         config = tmp_path / "llm.toml"
@@ -260,8 +259,9 @@ def test_hostile_candidates_gain_nothing_in_a_real_run(cli, problem_copy, tmp_pa
     rows = sqlite3.connect(tmp_path / "runs" / "sealed" / "evolve.db").execute(
         "SELECT iteration, status, failure_reason, failure_detail, score, code FROM candidates ORDER BY iteration"
     ).fetchall()
-    by_name = {names[row[0] - 1]: row for row in rows if row[0] > 0}
-    assert set(by_name) == set(SCRIPT), (names, [r[:4] for r in rows])
+    # by code, not by call order: LLM calls run concurrently, so iterations need not follow the script
+    by_name = {name: row for name, program in programs.items() for row in rows if row[0] > 0 and row[5] == program}
+    assert set(by_name) == set(SCRIPT), [r[:4] for r in rows]
     reference = {SEED: rows[0][4], UP: by_name["honest_uniform_progress"][4]}  # private workloads: this run's own scores
     assert reference[UP] > reference[SEED] + 10
     for name, (_, _, (status, score)) in SCRIPT.items():
