@@ -20,6 +20,9 @@ PY=${PYTHON:-python3}
 "$PY" -m pip install -q -e '.[dev,postgres,ray]'  # postgres: psycopg for the store tests; ray: the Ray executor's tests run a real local cluster
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # CI (root on Debian): set up Docker and bubblewrap, and make their tests mandatory.
+  # The sandbox image gets a tag of this checkout's own, so another checkout that builds the
+  # shared tag (a second clone, a worktree) meanwhile cannot make this suite's image stale.
+  export EVOLVE_SANDBOX_IMAGE=${EVOLVE_SANDBOX_IMAGE:-evolve-sandbox:test-$(pwd -P | sha1sum | cut -c1-12)}
   bash tests/setup_sandboxes.sh "$PY"
   export EVOLVE_REQUIRE_SANDBOXES=1
   # A real PostgreSQL server (Debian's package, started by hand) for the store tests, made mandatory.
