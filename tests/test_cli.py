@@ -121,6 +121,17 @@ def test_store_at_any_sqlalchemy_url(cli, toy_problem, tmp_path):
     _one_line_error(*cli("status", "ghost", "--db", url), "ghost")
 
 
+def test_a_db_that_is_a_file_path_is_that_sqlite_file(cli, toy_problem, tmp_path):
+    """`--db team.db` (no `://`) means a SQLite file, relative to where the command runs."""
+    code, out, err = cli("run", str(toy_problem), "--iterations", "2", "--name", "p", "--db", "team.db")
+    assert code == 0, err
+    assert (tmp_path / "team.db").is_file() and not (tmp_path / "runs").exists()
+    assert f"--db sqlite:///{tmp_path.resolve() / 'team.db'}" in out  # the next step names the same file, wherever it runs
+    assert json.loads(cli("status", "p", "--json", "--db", str(tmp_path / "team.db"))[1])["iterations_done"] == 2
+    (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
+    _one_line_error(*cli("status", "--db", "junk.db"), "file is not a database")
+
+
 def test_non_utf8_program(cli, toy_problem, tmp_path):
     (tmp_path / "latin1.py").write_bytes(b"x = '\xe9'\n")
     _one_line_error(*cli("eval", str(toy_problem), str(tmp_path / "latin1.py")), "not UTF-8")

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from evolve.run_folders import DEFAULT_RUNS_DIR, RunPlace
+from evolve.store.database_url import as_url
 
 app = typer.Typer(
     help="Evolve systems policies with LLMs (or the offline mutator), scored in sandboxes, stored in SQLite.",
@@ -27,7 +28,7 @@ RunsDir = Annotated[
     Path, typer.Option("--runs-dir", envvar="EVOLVE_RUNS_DIR", help="Folder holding one sub-folder per run.")
 ]
 DbUrl = Annotated[
-    Optional[str], typer.Option("--db", help="SQLAlchemy URL of the store (default: SQLite in the run folder).")
+    Optional[str], typer.Option("--db", help="SQLAlchemy URL of the store, or a SQLite file's path (default: SQLite in the run folder).")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 SandboxOpt = Annotated[
@@ -65,7 +66,9 @@ def err_console() -> Console:
 
 
 def place(runs_dir: Path = DEFAULT_RUNS_DIR, db: str | None = None) -> RunPlace:
-    return RunPlace(runs_dir, db)
+    """Where the command's runs live; a --db path becomes its SQLite URL here, so a run's lock and
+    its "next" hints name one store however the path was written."""
+    return RunPlace(runs_dir, None if db is None else as_url(db))
 
 
 def sandbox_default(problem_default: str | None) -> dict:

@@ -8,6 +8,7 @@ must fail in seconds rather than hang a command for minutes.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -18,6 +19,14 @@ from evolve.errors import UserError
 CONNECT_TIMEOUT_S = 10
 POSTGRES_DRIVER = "postgresql+psycopg"  # psycopg 3, the `postgres` extra
 POSTGRES_EXTRA = "pip install 'evolve-systems[postgres]'"
+
+
+def as_url(value: str) -> str:
+    """What `--db` was given, as a URL: a value without `://` is a SQLite file's path (`runs.db`,
+    `~/evolve/team.db`), since that is what a user who types a file name means."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
 def shown(url: str) -> str:
