@@ -19,8 +19,8 @@ socket:
 "ended" also comes unasked when the job exits or runs out of time. After every job, every other
 process in the sandbox is killed and reaped, /tmp, /dev/shm and /dev/mqueue are emptied, and
 `clean` is False when anything could not be removed or a System V IPC object, an abstract unix
-socket or a new kernel key is left, or when a job changed this server's rlimits, nice value or CPU
-affinity (which every later job would inherit): the host then retires the sandbox.
+socket or a new kernel key is left, or when a job changed this server's rlimits, nice value, scheduling
+policy or CPU affinity (which every later job would inherit): the host then retires the sandbox.
 """
 
 from __future__ import annotations

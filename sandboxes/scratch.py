@@ -4,9 +4,9 @@ Files in /tmp, /dev/shm and /dev/mqueue (POSIX shared memory and message queues 
 removed. What cannot be removed from inside is only detected, and the host then retires the
 sandbox: System V IPC objects, abstract unix sockets (they need a live holder, so after the
 sweep there should be none), kernel keys added since the server started, and any change to what
-the server passes on to every job it forks (its rlimits, nice value and CPU affinity: a job of the
-same uid may lower them with prlimit, setpriority and sched_setaffinity, and the server could not
-raise them back).
+the server passes on to every job it forks (its rlimits, nice value, scheduling policy and CPU
+affinity: a job of the same uid may lower them with prlimit, setpriority, sched_setscheduler and
+sched_setaffinity, and the server could not raise them back).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def nothing_left(keys_at_start: frozenset[str], inherited_at_start: tuple | None
 def inherited() -> tuple:
     """What a forked job inherits from this process that another process of its uid can change."""
     limits = tuple(resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource)) if name.startswith("RLIMIT_"))
-    return limits, os.getpriority(os.PRIO_PROCESS, 0), frozenset(os.sched_getaffinity(0))
+    return limits, os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0), frozenset(os.sched_getaffinity(0))
 
 
 def live_pids() -> list[int]:
