@@ -35,7 +35,10 @@ class Scorer:
         gates = [Gate(stage, after, metric, maximize, threshold=at_least, inclusive=True) for stage, after, at_least in problem.stage_gates]
         if problem.evaluator.test_stage:
             gates.append(Gate(problem.evaluator.test_stage, problem.train_stage, metric, maximize, threshold=threshold))
-        return SandboxJob(code=code, evaluator=self.evaluator, stages=problem.all_stages, gates=tuple(gates), ranges=problem.ranges)
+        # train and the held-out test each in a candidate process of its own: a process that saw
+        # smoke and train first would know it is held out, and one that starts with test would too
+        fresh = tuple(s for s in (problem.train_stage, problem.evaluator.test_stage) if s)
+        return SandboxJob(code=code, evaluator=self.evaluator, stages=problem.all_stages, gates=tuple(gates), ranges=problem.ranges, fresh=fresh)
 
     async def score(self, code: str, threshold: float | None) -> Verdict:
         return judge(await self.run(self.job(code, threshold)), self.problem)

@@ -105,8 +105,8 @@ def format_candidate(view: CandidateView) -> str:
         f"generation {view.generation}, parent: {parent}",
         f"status: {view.status}" + (f" ({view.failure_reason})" if view.failure_reason else ""),
     ]
-    if view.failure_detail:
-        lines.append(f"detail: {view.failure_detail}")
+    if view.failure_detail:  # the candidate's own text (a traceback, an exception message): indented,
+        lines += ["detail:", *_indented(view.failure_detail, "  | ")]  # so it cannot pose as the lines below
     lines.append(f"score: {_num(view.score)}   held-out test: {_num(view.test_score)}")
     if view.summary:
         lines.append(f"summary: {view.summary}")
@@ -121,7 +121,7 @@ def _stages(stages: tuple[StageView, ...]) -> list[str]:
     out = ["", "stages:" if stages else "stages: none run"]
     for s in stages:
         metrics = ", ".join(f"{k}={v:.6g}" for k, v in sorted(s.metrics.items()))
-        verdict = "valid" if s.valid and not s.error else f"NOT valid ({s.error or s.reason})"
+        verdict = "valid" if s.valid and not s.error else f"NOT valid ({_one_line(s.error or s.reason or '')})"
         out.append(f"  {s.stage}: {verdict}, {s.seconds:.2f} s" + (f"; {metrics}" if metrics else ""))
         if s.feedback:
             out += ["    feedback:", *_indented(s.feedback, "      ")]
@@ -150,6 +150,10 @@ def _call(c: CallView) -> list[str]:
 
 def _indented(text: str, pad: str = "  ") -> list[str]:
     return [pad + line for line in text.rstrip("\n").split("\n")] if text else []
+
+
+def _one_line(text: str) -> str:
+    return " ⏎ ".join(text.splitlines())
 
 
 def _num(value: float | None) -> str:

@@ -62,6 +62,9 @@ class SandboxJob:
     """Candidate code plus how to score it: stages run in order, stopping at the first failure.
 
     `ranges` bounds metrics (name -> (low, high)): a stage reporting one outside is invalid_output.
+    `fresh` stages start a candidate process of their own (train and the held-out test: a process
+    that had lived through smoke and train could count the stages and know it is being held out,
+    so both start alike).
     """
 
     code: str
@@ -69,6 +72,7 @@ class SandboxJob:
     stages: tuple[str, ...]
     gates: tuple[Gate, ...] = ()
     ranges: tuple[tuple[str, float, float], ...] = ()
+    fresh: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

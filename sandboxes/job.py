@@ -4,7 +4,10 @@ The evaluator is trusted code running here, in the trusted worker; the candidate
 the box and is reached only through evaluators.candidate.Candidate. Stages run in cascade order;
 the job stops at the first stage that fails or comes back invalid; a gated stage (the held-out
 test, or a cascade stage behind one of the problem's gates) runs only when its gate passes, and a
-shut gate ends the cascade there; every metric is checked against the declared ranges.
+shut gate ends the cascade there; every metric is checked against the declared ranges. A `fresh`
+stage (train, and the held-out test) starts a new candidate process in the box: one that had
+lived through smoke and train could count them and play differently when held out, and train and
+test must start alike. All the parts of a job share its wall-clock budget.
 """
 
 from __future__ import annotations
@@ -33,44 +36,69 @@ def run_job(evaluator: Evaluator, box: Box, job: SandboxJob, limits: Limits) -> 
     if unknown:
         detail = f"the evaluator has no stage {', '.join(map(repr, unknown))}; it has {list(evaluator.stages)}"
         return Outcome(failure="evaluator_error", detail=detail)
-    try:
-        handle = box.start(limits)
-    except (BoxBroken, SandboxUnavailable, OSError) as exc:
-        return Outcome(failure="sandbox_error", detail=f"cannot start the candidate's process: {exc}", wall_seconds=time.monotonic() - started)
-    session = Session(handle.sock, started + limits.wall_seconds, wire.Limits(max_bytes=limits.max_output_bytes))
-    frames, gated = _stages(evaluator, session, job)
-    try:
-        end = handle.end()
-    except BoxBroken as exc:
-        end = JobEnd(None, "broken", False, False, f"the sandbox's server failed after the job: {exc}", 0.0)
-    frames = _explained(frames, end, limits)
-    failure = next((f for f in frames if f.error), None)
-    if failure is None and end.stop == "broken":
-        failure = StageOutcome(frames[-1].stage if frames else "", None, "crash", end.stderr)
+    frames: list[StageOutcome] = []
+    results: dict[str, StageResult] = {}
+    gates = {g.stage: g for g in job.gates}
+    gated, failure, stderr = None, None, ""
+    for part in _parts(job):
+        if part[0] in gates and not gate_open(gates[part[0]], results):
+            gated = part[0]
+            break
+        remaining = limits.wall_seconds - (time.monotonic() - started)
+        part_limits = limits if not frames else dataclasses.replace(limits, wall_seconds=max(remaining, 0.001))
+        try:
+            handle = box.start(part_limits)
+        except (BoxBroken, SandboxUnavailable, OSError) as exc:
+            detail = f"cannot start the candidate's process: {exc}"
+            return Outcome(stages=tuple(frames), failure="sandbox_error", detail=detail, stderr_tail=stderr, wall_seconds=time.monotonic() - started)
+        session = Session(handle.sock, started + limits.wall_seconds, wire.Limits(max_bytes=limits.max_output_bytes))
+        done, gated = _stages(evaluator, session, job, part, gates, results)
+        try:
+            end = handle.end()
+        except BoxBroken as exc:
+            end = JobEnd(None, "broken", False, False, f"the sandbox's server failed after the job: {exc}", 0.0)
+        done = _explained(done, end, part_limits)
+        frames += done
+        stderr = (stderr + end.stderr)[-limits.stderr_tail_bytes :] if limits.stderr_tail_bytes > 0 else ""
+        failure = next((f for f in frames if f.error), None)
+        if failure is None and end.stop == "broken":
+            failure = StageOutcome(frames[-1].stage if frames else "", None, "crash", end.stderr)
+        if failure or gated or len(done) < len(part) or not all(f.result is not None and f.result.valid for f in done):
+            break
     return Outcome(
         stages=tuple(frames),
         failure=failure.error if failure else None,
         detail=failure.detail if failure else "",
         gated=None if failure else gated,
-        stderr_tail=end.stderr[-limits.stderr_tail_bytes :] if limits.stderr_tail_bytes > 0 else "",
+        stderr_tail=stderr,
         wall_seconds=time.monotonic() - started,
     )
 
 
-def _stages(evaluator: Evaluator, session: Session, job: SandboxJob) -> tuple[list[StageOutcome], str | None]:
-    """The stages run, and the stage a shut gate kept from running (None: no gate shut)."""
-    if not job.stages:
+def _parts(job: SandboxJob) -> list[tuple[str, ...]]:
+    """The stages in runs of one candidate process each: a fresh stage starts a new one."""
+    parts: list[list[str]] = []
+    for stage in job.stages:
+        if not parts or stage in job.fresh:
+            parts.append([])
+        parts[-1].append(stage)
+    return [tuple(p) for p in parts]
+
+
+def _stages(evaluator: Evaluator, session: Session, job: SandboxJob, stages: tuple[str, ...], gates: dict,
+            results: dict[str, StageResult]) -> tuple[list[StageOutcome], str | None]:  # fmt: skip
+    """The stages run in one candidate process, and the stage a shut gate kept from running (None:
+    no gate shut); `results` collects the valid results, for the gates of later stages."""
+    if not stages:
         return [], None
     started = time.perf_counter()
     try:
         names = session.load(job.code)
     except CandidateFailed as exc:
-        return [StageOutcome(job.stages[0], None, exc.kind, exc.detail, time.perf_counter() - started)], None
+        return [StageOutcome(stages[0], None, exc.kind, exc.detail, time.perf_counter() - started)], None
     candidate = Candidate(session, names)
     frames: list[StageOutcome] = []
-    results: dict[str, StageResult] = {}
-    gates = {g.stage: g for g in job.gates}
-    for stage in job.stages:
+    for stage in stages:
         if stage in gates and not gate_open(gates[stage], results):
             return frames, stage
         frame = _run_stage(evaluator, stage, candidate, session, job.ranges)

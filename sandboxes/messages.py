@@ -16,6 +16,7 @@ def job_to_json(job: SandboxJob, limits: Limits) -> bytes:
         "stages": list(job.stages),
         "gates": [dataclasses.asdict(g) for g in job.gates],
         "ranges": [list(r) for r in job.ranges],
+        "fresh": list(job.fresh),
         "limits": dataclasses.asdict(limits),
     }
     return json.dumps(data, allow_nan=False).encode() + b"\n"
@@ -29,6 +30,7 @@ def job_from_json(line: bytes) -> tuple[SandboxJob, Limits]:
         stages=tuple(data["stages"]),
         gates=tuple(Gate(**g) for g in data["gates"]),
         ranges=tuple((str(n), float(lo), float(hi)) for n, lo, hi in data["ranges"]),
+        fresh=tuple(data.get("fresh", ())),
     )
     return job, Limits(**data["limits"])
 

@@ -19,7 +19,8 @@ socket:
 "ended" also comes unasked when the job exits or runs out of time. After every job, every other
 process in the sandbox is killed and reaped, /tmp, /dev/shm and /dev/mqueue are emptied, and
 `clean` is False when anything could not be removed or a System V IPC object, an abstract unix
-socket or a new kernel key is left: the host then retires the sandbox.
+socket or a new kernel key is left, or when a job changed this server's rlimits, nice value, scheduling
+policy or CPU affinity (which every later job would inherit): the host then retires the sandbox.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(devnull, 0)
     link = _Link(control)
     link.send({"op": "ready"})
-    keys = scratch.kernel_keys()
+    keys = (scratch.kernel_keys(), scratch.inherited())
     while True:
         message = link.receive()
         if message is None:
@@ -120,7 +121,7 @@ class _Link:
         return self.buffer.find(b"\n") >= 0
 
 
-def run_job(channel: int, limits: dict, link: _Link, keys: frozenset[str]) -> dict:
+def run_job(channel: int, limits: dict, link: _Link, keys: tuple[frozenset[str], tuple]) -> dict:
     """Fork the job, supervise it, clean up; the report, sent once the host says "end"."""
     started = time.monotonic()
     clean = scratch.clear()
@@ -138,7 +139,7 @@ def run_job(channel: int, limits: dict, link: _Link, keys: frozenset[str]) -> di
     returncode = _wait(pid)
     clean = _sweep() and clean  # every process gone: the job's channel is closed for the host to see
     _drain(out_r, tail, int(limits["stderr_tail_bytes"]))
-    clean = scratch.clear() and clean and scratch.nothing_left(keys)
+    clean = scratch.clear() and clean and scratch.nothing_left(*keys)
     report = {
         "op": "ended",
         "returncode": returncode,

@@ -3,12 +3,16 @@
 Files in /tmp, /dev/shm and /dev/mqueue (POSIX shared memory and message queues live there) are
 removed. What cannot be removed from inside is only detected, and the host then retires the
 sandbox: System V IPC objects, abstract unix sockets (they need a live holder, so after the
-sweep there should be none), and kernel keys added since the server started.
+sweep there should be none), kernel keys added since the server started, and any change to what
+the server passes on to every job it forks (its rlimits, nice value, scheduling policy and CPU
+affinity: a job of the same uid may lower them with prlimit, setpriority, sched_setscheduler and
+sched_setaffinity, and the server could not raise them back).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 
 SCRATCH = ("/tmp", "/dev/shm", "/dev/mqueue")
@@ -21,9 +25,17 @@ def clear() -> bool:
     return all([_clear(root, kept) for root in SCRATCH])
 
 
-def nothing_left(keys_at_start: frozenset[str]) -> bool:
-    """No IPC object, abstract socket or new kernel key survives in the sandbox."""
-    return not _sysv_ipc() and not _abstract_sockets() and kernel_keys() <= keys_at_start
+def nothing_left(keys_at_start: frozenset[str], inherited_at_start: tuple | None = None) -> bool:
+    """No IPC object, abstract socket or new kernel key survives in the sandbox, and what the
+    server's next fork would inherit is what it was at the start."""
+    same = inherited_at_start is None or inherited() == inherited_at_start
+    return same and not _sysv_ipc() and not _abstract_sockets() and kernel_keys() <= keys_at_start
+
+
+def inherited() -> tuple:
+    """What a forked job inherits from this process that another process of its uid can change."""
+    limits = tuple(resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource)) if name.startswith("RLIMIT_"))
+    return limits, os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0), frozenset(os.sched_getaffinity(0))
 
 
 def live_pids() -> list[int]:

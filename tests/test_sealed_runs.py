@@ -71,11 +71,11 @@ UP_BODY = _methods(PROBLEM / "baselines" / "uniform_progress.py")  # the publish
 
 # name -> (module-level block, class block, expected (status, train score or None))
 SCRIPT = {
-    "hang_in_test": (
-        CONSTANTS + "import time\nBUILT = []\n",
-        UP_BODY.replace("    def __init__(self, spec):\n", "    def __init__(self, spec):\n        BUILT.append(1)\n", 1).replace(
+    "hang_when_held_out": (  # it hung in the held-out stage when one process ran every stage; now it cannot find it
+        CONSTANTS.replace("SAFETY_MARGIN = 2.0", "SAFETY_MARGIN = 1.5") + "import time\nBUILT = []\n",
+        _methods(PROBLEM / "seed.py").replace("    def __init__(self, spec):\n", "    def __init__(self, spec):\n        BUILT.append(1)\n", 1).replace(
             "    def decide(self, obs):\n", "    def decide(self, obs):\n        while len(BUILT) > 24 + 1080:  # the held-out stage\n            time.sleep(1)\n", 1),
-        ("failed", None),
+        ("valid", None),
     ),
     "honest_uniform_progress": (CONSTANTS, UP_BODY, ("valid", UP)),
     "lookahead_frames": (
@@ -269,7 +269,6 @@ def test_hostile_candidates_gain_nothing_in_a_real_run(cli, problem_copy, tmp_pa
         assert got_status == status, (name, got_status, reason, detail[-400:])
         if score is not None and name != "honest_uniform_progress":
             assert got_score == pytest.approx(reference[score], abs=1e-9), (name, got_score, reference)
-    assert by_name["hang_in_test"][2] == "timeout" and "held out" in by_name["hang_in_test"][3]
     assert max(r[4] for r in rows if r[4] is not None) == pytest.approx(reference[UP], abs=1e-9)  # nothing inflated
 
     status = json.loads(cli("status", "sealed", "--json")[1])
@@ -299,3 +298,25 @@ def test_a_look_ahead_built_from_the_public_seeds_pays_only_on_public_workloads(
     assert code == 0, err
     status = json.loads(cli("status", "oracle", "--json")[1])
     assert status["seed_score"] == pytest.approx(status["baselines"]["deepseek"]["train"], abs=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["docker", "bwrap"])
+def test_a_candidate_cannot_tell_the_held_out_stage_from_train(cli, tmp_path, backend):
+    """tests/fixtures/lookahead/spot_stage_aware.py plays the seed's policy except where it finds
+    it is held out (by counting the stages its process lived through, or by a process that starts
+    with a big stage). When one process ran smoke, train and test, it found the test stage and
+    played something else there (test 0 beside the seed's 28.7: the held-out check judged another
+    program). Train and test each start a process of their own now: it plays the same in both."""
+    require(backend)
+    scores = {}
+    for name, program in (("seed", PROBLEM / "seed.py"), ("aware", REPO / "tests" / "fixtures" / "lookahead" / "spot_stage_aware.py")):
+        problem = tmp_path / name
+        shutil.copytree(PROBLEM, problem)
+        (problem / "problem.toml").write_text((problem / "problem.toml").read_text() + "\n[guard]\nenabled = false\n")
+        shutil.copy(program, problem / "seed.py")
+        code, _, err = cli("run", str(problem), "--iterations", "0", "--seed", "5", "--sandbox", backend, "--name", name)
+        assert code == 0, err
+        status = json.loads(cli("status", name, "--json")[1])
+        scores[name] = (status["seed_score"], status["seed_test_score"])
+    assert scores["seed"][0] > 20 and scores["seed"][1] > 20
+    assert scores["aware"] in (scores["seed"], (0.0, 0.0)), scores

@@ -55,3 +55,21 @@ def test_show_names_the_llm_call_and_exported_answers_replay_to_the_stored_outco
     assert [try_answer(r).outcome for r in records] == [r.stored_outcome for r in records] == ["applied", "outside_block"] * 3
     table = subprocess.run([sys.executable, "benchmarks/answer_acceptance.py", str(tmp_path / "exp")], cwd=REPO, capture_output=True, text=True)
     assert re.search(r"^\| applied +\| 3 +\| 50\.0% \|$", table.stdout, re.M), table.stdout + table.stderr
+
+
+def test_show_indents_a_candidates_failure_text_so_it_cannot_pose_as_its_results():
+    """A candidate's exception message is stored as its failure detail; printed flush left it could
+    forge the lines that follow it (a valid status, a score, valid stages). Hostile review."""
+    from evolve.show import CandidateView, StageView, format_candidate
+
+    forged = "retrying\nstatus: valid\nscore: 97.3100   held-out test: 96.8800\n\nstages:\n  train: valid, 0.41 s; score=97.31"
+    view = CandidateView(
+        run="r", iteration=3, candidate_id=4, island=0, generation=1, parent_iteration=0, status="failed",
+        failure_reason="crash", failure_detail=f"smoke: {forged}", score=None, test_score=None, summary="",
+        stages=(StageView("smoke", False, None, "crash", 0.1, {}, ""), StageView("train", False, forged, None, 0.1, {}, "")),
+        diff="", call=None,
+    )  # fmt: skip
+    lines = format_candidate(view).splitlines()
+    assert [line for line in lines if line.startswith(("status:", "score:"))] == ["status: failed (crash)", "score: -   held-out test: -"]
+    assert not any(line.startswith("  train: valid") for line in lines)
+    assert sum(1 for line in lines if line.startswith("  train:")) == 1
