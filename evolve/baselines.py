@@ -26,6 +26,7 @@ from sandboxes.base import Executor
 
 CACHE_FORMAT = 1
 Progress = Callable[[str], None]
+OpenSandbox = Callable[[Problem], Executor]  # the executor a problem's programs are scored in
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,11 @@ async def score_problem(problem: Problem, sandbox: Executor, progress: Progress)
     )
 
 
-async def collect(root: Path, cache: BaselineCache, sandbox: Executor, *, refresh: bool = False, progress: Progress = lambda _: None) -> list[ProblemScores]:
+async def collect(root: Path, cache: BaselineCache, open_sandbox: OpenSandbox, *, refresh: bool = False, progress: Progress = lambda _: None) -> list[ProblemScores]:
     """Scores for every problem folder under `root`: from the cache when current, else computed
-    (and cached). Broken folders come back with `error` set."""
+    (and cached). Each problem gets a sandbox of its own (`open_sandbox`: its `[run] sandbox`, its
+    `[sandbox] packages`), as `evolve eval` and `evolve run` give it. Broken folders, and folders
+    whose sandbox cannot be had, come back with `error` set."""
     out = []
     for folder in problem_folders(root):
         try:
@@ -172,12 +175,21 @@ async def collect(root: Path, cache: BaselineCache, sandbox: Executor, *, refres
             progress(f"{folder.name}: cannot load: {exc}")
             out.append(ProblemScores(folder=str(folder.resolve()), name=folder.name, error=str(exc)))
             continue
-        hit = None if refresh else cache.get(problem, sandbox.name)
-        if hit is not None:
-            progress(f"{problem.name}: cached (version {hit.version})")
-            out.append(hit)
+        try:
+            sandbox = open_sandbox(problem)
+        except EvolveError as exc:
+            progress(f"{problem.name}: no sandbox: {exc}")
+            out.append(ProblemScores(folder=str(problem.root), name=problem.name, error=str(exc)))
             continue
-        scores = await score_problem(problem, sandbox, progress)
+        try:
+            hit = None if refresh else cache.get(problem, sandbox.name)
+            if hit is not None:
+                progress(f"{problem.name}: cached (version {hit.version})")
+                out.append(hit)
+                continue
+            scores = await score_problem(problem, sandbox, progress)
+        finally:
+            await sandbox.aclose()
         cache.put(scores)
         out.append(scores)
     return out

@@ -75,7 +75,7 @@ def test_a_broken_folder_is_named_and_the_others_still_scored(cli, problems_dir,
     (problems_dir / "broken" / "problem.toml").write_text('name = "broken"\nseed = "missing.py"\n[evaluator]\nref = "x:y"\n')
     code, out, err = cli("problems", "--baselines", "--problems-dir", str(problems_dir), "--cache-dir", str(tmp_path / "c"))
     assert code == 2
-    assert "error: 1 problem folder(s) did not load: broken" in err
+    assert "error: 1 problem folder(s) could not be scored: broken" in err
     assert "broken: cannot load" in err and "missing.py" in err  # says why, as it goes
     assert "broken" in out and "toy" in out and "good" in out  # a row for each folder
 

@@ -73,3 +73,18 @@ def test_a_requirement_that_is_an_option_is_refused(cli, scipy_problem):
     toml.write_text(toml.read_text().replace('packages = ["scipy"]', 'packages = ["--index-url=http://x"]'))
     code, out, err = cli("check", str(scipy_problem))
     assert code == 2 and "sandbox.packages" in err and "not a package requirement" in err
+
+
+def test_baselines_score_each_problem_with_its_own_packages(cli, scipy_problem, tmp_path):
+    """`evolve problems --baselines` gives each problem the sandbox `evolve eval` would: with one
+    sandbox for all problems, the scipy problem's programs failed on the missing package."""
+    require("bwrap")
+    problems = tmp_path / "problems"
+    problems.mkdir()
+    shutil.move(scipy_problem, problems / "erf_fit")
+    code, out, err = cli("problems", "--baselines", "--problems-dir", str(problems), "--sandbox", "docker", "--json", "--cache-dir", str(tmp_path / "c"))
+    assert code == 0, err
+    [scores] = json.loads(out)
+    seed = next(p for p in scores["programs"] if p["name"] == "seed")
+    assert scores["sandbox"] == "docker" and seed["stages"][scores["train_stage"]]["valid"], seed
+    assert seed["stages"][scores["train_stage"]]["score"] > 0

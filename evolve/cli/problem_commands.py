@@ -106,8 +106,7 @@ def problems(
 ) -> None:
     """List the shipped problems; with --baselines, score their seeds and baselines."""
     if baselines:
-        config = build_config(*sandbox_default(None), {"sandbox": sandbox})
-        _baselines(as_json, refresh, make_executor(config), problems_dir or shipped_root(), cache_dir)
+        _baselines(as_json, refresh, sandbox, problems_dir or shipped_root(), cache_dir)
         return
     rows = list_problems()
     if as_json:
@@ -121,18 +120,23 @@ def problems(
     console().print(table)
 
 
-def _baselines(as_json: bool, refresh: bool, box, root: Path, cache_dir: Path | None) -> None:
-    problem_folders(root)  # a missing folder fails before any work
+def _baselines(as_json: bool, refresh: bool, sandbox: str | None, root: Path, cache_dir: Path | None) -> None:
+    problem_folders(root)  # a missing folder or an unknown backend fails before any work
+    build_config(*sandbox_default(None), {"sandbox": sandbox})
     cache = BaselineCache.open(cache_dir / "baselines.json" if cache_dir else default_cache_file())
     err = err_console()
-    if getattr(box, "note", ""):
-        err.print(f"warning: sandbox {box.name}: {box.note}")
+    warned: set[str] = set()
+
+    def open_sandbox(prob: Problem):
+        """The problem's own sandbox, as `evolve eval` would choose it; each warning said once."""
+        box = make_executor(_config(prob, sandbox), prob, stderr_log)
+        if box.note and box.note not in warned:
+            warned.add(box.note)
+            err.print(f"warning: sandbox {box.name}: {box.note}")
+        return box
 
     async def go():
-        try:
-            return await collect(root, cache, box, refresh=refresh, progress=lambda line: err.print(line))
-        finally:
-            await box.aclose()
+        return await collect(root, cache, open_sandbox, refresh=refresh, progress=lambda line: err.print(line))
 
     results = asyncio.run(go())
     if as_json:
@@ -147,4 +151,4 @@ def _baselines(as_json: bool, refresh: bool, box, root: Path, cache_dir: Path | 
         console().print(table)
     broken = [r.name for r in results if r.error]
     if broken:
-        raise UserError(f"{len(broken)} problem folder(s) did not load: {', '.join(broken)} (see the table)")
+        raise UserError(f"{len(broken)} problem folder(s) could not be scored: {', '.join(broken)} (see the table)")
