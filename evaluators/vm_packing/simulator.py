@@ -155,6 +155,7 @@ def steps(workload: Workload, state: PoolState):  # noqa: C901 - one tight event
     cpu_free[:] = pool.cpu
     mem_free[:] = pool.mem
     n_vms[:] = 0
+    cpu_left, mem_left, hosted = cpu_free.tolist(), mem_free.tolist(), n_vms.tolist()  # the same, as Python numbers (faster one by one)
     strand_cpu = [0.0] * count
     strand_mem = [0.0] * count
     used, s_cpu, s_mem = 0, 0.0, 0.0  # machines used, stranded CPU and memory now
@@ -179,12 +180,11 @@ def steps(workload: Workload, state: PoolState):  # noqa: C901 - one tight event
                 acc_s_cpu += s_cpu * dt
                 acc_s_mem += s_mem * dt
                 last = te
-            cpu_free[j] += cpus[k]
-            mem_free[j] += mems[k]
-            n_vms[j] -= 1
-            if n_vms[j] == 0:
+            cpu_free[j] = cpu_left[j] = cf = cpu_left[j] + cpus[k]
+            mem_free[j] = mem_left[j] = mf = mem_left[j] + mems[k]
+            n_vms[j] = hosted[j] = hosted[j] - 1
+            if hosted[j] == 0:
                 used -= 1
-            cf, mf = float(cpu_free[j]), float(mem_free[j])
             sc = cf if mf < STRAND_MEM else 0.0
             sm = mf if cf < STRAND_CPU else 0.0
             s_cpu += sc - strand_cpu[j]
@@ -210,13 +210,12 @@ def steps(workload: Workload, state: PoolState):  # noqa: C901 - one tight event
                 failed += 1
                 failed_fp += footprint(cpu, mem, pool) * (min(ends[r], horizon) - t)
             continue
-        cpu_free[j] -= cpu
-        mem_free[j] -= mem
-        n_vms[j] += 1
-        if n_vms[j] == 1:
+        cpu_free[j] = cpu_left[j] = cf = cpu_left[j] - cpu
+        mem_free[j] = mem_left[j] = mf = mem_left[j] - mem
+        n_vms[j] = hosted[j] = hosted[j] + 1
+        if hosted[j] == 1:
             used += 1
             peak = max(peak, used)
-        cf, mf = float(cpu_free[j]), float(mem_free[j])
         sc = cf if mf < STRAND_MEM else 0.0
         sm = mf if cf < STRAND_CPU else 0.0
         s_cpu += sc - strand_cpu[j]
