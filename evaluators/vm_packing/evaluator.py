@@ -82,7 +82,8 @@ class PackingEvaluator:
             ids, times, cpus, mems = (list(column) for column in zip(*calls))
             vms = Records("VM", {"id": ids, "time": times, "cpu": cpus, "mem": mems})
             machines = pools.machines(indices, times)
-            return _Choices(candidate.start_map("priority", columns=[vms, machines]), pools, indices, machines, cpus, mems)
+            answers = candidate.map("priority", columns=[vms, machines])
+            return _choices(answers, pools, indices, machines.fields, cpus, mems)
 
         results = lockstep.run([steps(w, pools.states[i]) for i, w in enumerate(workloads)], ask, stop=lambda r: r.invalid is not None)
         for workload, result in zip(workloads, results):
@@ -121,20 +122,14 @@ class _Pools:
         return Records("Machines", fields)
 
 
-class _Choices:
-    """The answers of a batch, as the machine each VM goes to (simulator.choose), judged here
+def _choices(answers: list, pools: _Pools, indices: list[int], fields: dict, cpus: list[float], mems: list[float]) -> list:
+    """The answers of a batch as the machine each VM goes to (simulator.choose), judged here
     against the pools the candidate was shown (the live ones: a scenario waits for its answer)."""
-
-    def __init__(self, pending, pools: _Pools, indices: list[int], machines: Records, cpus: list[float], mems: list[float]) -> None:
-        self.pending, self.pools, self.indices, self.fields, self.cpus, self.mems = pending, pools, indices, machines.fields, cpus, mems
-
-    def result(self) -> list:
-        answers, fields = self.pending.result(), self.fields
-        if self.pools.blocks is not None:
-            count = self.pools.pools[self.indices[0]].machines
-            return choose_batch(answers, count, fields["cpu_free"], fields["mem_free"], self.cpus, self.mems)
-        rows = zip(answers, fields["count"], fields["cpu_free"], fields["mem_free"], self.cpus, self.mems)
-        return [choose(answer, count, c, m, cpu, mem) for answer, count, c, m, cpu, mem in rows]
+    if pools.blocks is not None:
+        count = pools.pools[indices[0]].machines
+        return choose_batch(answers, count, fields["cpu_free"], fields["mem_free"], cpus, mems)
+    rows = zip(answers, fields["count"], fields["cpu_free"], fields["mem_free"], cpus, mems)
+    return [choose(answer, count, c, m, cpu, mem) for answer, count, c, m, cpu, mem in rows]
 
 
 def _invalid(scenarios: int, reason: str) -> StageResult:
