@@ -53,6 +53,7 @@ class Session:
 
     def __init__(self, sock: socket.socket, deadline: float, limits: wire.Limits = wire.Limits()):
         self.sock, self.deadline, self.limits = sock, deadline, limits
+        self.channel = wire.Channel(sock)
         self.failure: CandidateFailed | None = None
         self.seconds = 0.0  # total round-trip time, on this side's clock
         self.round_trips = 0
@@ -70,17 +71,20 @@ class Session:
             raise RuntimeError("a request is already in flight: receive its reply first")
         self._sent_at = time.perf_counter()
         try:
-            wire.send_message(self.sock, wire.pack(request, strict=False))  # our own request: plain data we built
+            self.channel.send(wire.pack(request, strict=False), self.deadline)  # our own request: plain data we built
         except (BrokenPipeError, ConnectionResetError) as exc:
             self._sent_at = None
             raise self._fail("crash", f"the candidate's process ended before taking a call ({exc})")
+        except wire.ChannelTimeout:
+            self._sent_at = None
+            raise self._fail("timeout", "the candidate took no call before the wall clock limit")
 
     def receive(self) -> dict:
         """The reply to the request in flight, decoded and checked; CandidateFailed otherwise."""
         if self.failure is not None:
             raise self.failure
         try:
-            reply = wire.unpack_trusted(wire.recv_message(self.sock, self.limits.max_bytes, self.deadline), self.limits)
+            reply = wire.unpack_trusted(self.channel.recv(self.limits.max_bytes, self.deadline), self.limits)
         except wire.ChannelTimeout:
             raise self._fail("timeout", "no answer before the wall clock limit")
         except wire.ChannelClosed as exc:

@@ -18,6 +18,7 @@ into objects the candidate built. No pickle anywhere.
 from __future__ import annotations
 
 import math
+import select
 import socket
 import struct
 import time
@@ -138,6 +139,71 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return bytes(buffer)
 
 
+class Channel:
+    """The trusted side's end of a job's channel: whole messages both ways, under a deadline, in
+    as few system calls as it takes. The socket is non-blocking, so a send or a receive that can
+    go at once is one call (a socket with a timeout polls before every call); poll waits only
+    when it cannot. A receive reads the header and the body together and keeps any bytes past
+    the message for the next one: what the peer sends is read exactly as `recv_message` would."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        sock.setblocking(False)
+        self.buffer = bytearray()
+        self.poller = select.poll()
+        self.poller.register(sock, select.POLLIN)
+
+    def send(self, payload: bytes, deadline: float | None = None) -> None:
+        """The whole message, or ChannelTimeout; the socket's own errors (BrokenPipeError...) pass."""
+        data = memoryview(HEADER.pack(len(payload)) + payload)
+        while data:
+            try:
+                data = data[self.sock.send(data) :]
+            except BlockingIOError:
+                self._wait(select.POLLOUT, deadline)
+
+    def recv(self, max_bytes: int, deadline: float | None = None) -> bytes:
+        """One whole message; ChannelClosed, ChannelTimeout, or MessageTooLarge."""
+        buffer = self.buffer
+        while True:
+            if len(buffer) >= HEADER.size:
+                size = HEADER.unpack_from(buffer)[0]
+                if size > max_bytes:
+                    raise MessageTooLarge(f"an answer of {size} bytes exceeds the {max_bytes}-byte limit")
+                end = HEADER.size + size
+                if len(buffer) >= end:
+                    with memoryview(buffer) as view:
+                        message = view[HEADER.size : end].tobytes()
+                    del buffer[:end]
+                    return message
+                want = end - len(buffer)
+            else:
+                want = HEADER.size - len(buffer)
+            try:
+                chunk = self.sock.recv(max(want, self.CHUNK))
+            except BlockingIOError:
+                self._wait(select.POLLIN, deadline)
+                continue
+            except OSError as exc:
+                raise ChannelClosed(f"channel failed: {exc}") from None
+            if not chunk:
+                raise ChannelClosed("the other side closed the channel")
+            buffer += chunk
+
+    def _wait(self, events: int, deadline: float | None) -> None:
+        if deadline is None:
+            timeout = None
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout("no answer before the deadline")
+            timeout = math.ceil(remaining * 1000)
+        self.poller.modify(self.sock, events)
+        self.poller.poll(timeout)  # ready, hung up, or timed out: the caller's next try tells which
+
+
 # --- encoding (both sides) -----------------------------------------------------------------
 
 
@@ -164,16 +230,40 @@ class _Packer:
 
     strict = msgpack.Packer(default=lambda v: _default(v), use_bin_type=True, strict_types=True)
     loose = msgpack.Packer(default=lambda v: _default(v), use_bin_type=True, strict_types=False)
+    nested = msgpack.Packer(default=lambda v: _default(v), use_bin_type=True)  # a Records' body (see _pack_nested)
+    scalar = msgpack.Packer(use_bin_type=True)  # a constant column's value: a plain scalar, no default
+    nesting = [False]
+
+
+def _ext(code: int, data: bytes) -> msgpack.ExtType:
+    """msgpack.ExtType(code, data) without its Python-level checks (our own code and bytes)."""
+    return tuple.__new__(msgpack.ExtType, (code, data))
+
+
+def _pack_nested(value) -> bytes:
+    """msgpack.packb(value) for the inside of an extension, with a reused packer unless one
+    Records sits inside another (then the reused one is busy: a fresh one packs the inner)."""
+    if _Packer.nesting[0]:
+        return msgpack.packb(value, default=_default, use_bin_type=True)
+    _Packer.nesting[0] = True
+    try:
+        return _Packer.nested.pack(value)
+    except BaseException:
+        _Packer.nested.reset()
+        raise
+    finally:
+        _Packer.nesting[0] = False
 
 
 def _default(value):
     if isinstance(value, np.ndarray):
-        return msgpack.ExtType(ARRAY, pack_array(value))
+        return _ext(ARRAY, pack_array(value))
     if isinstance(value, Records):
-        names = list(value.fields)
-        columns = [_column(value.fields[n]) for n in names]
+        fields = value.fields
+        names = list(fields)
+        columns = [_column(column) for column in fields.values()]
         nested = [value.kind, value.view, names, columns, value.rows]
-        return msgpack.ExtType(RECORDS, msgpack.packb(nested, default=_default, use_bin_type=True))  # ours alone
+        return _ext(RECORDS, _pack_nested(nested))  # ours alone
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return value.item()
     for plain, real in _REAL_VALUE:
@@ -205,10 +295,10 @@ def _column(column):
     """A column holding one scalar throughout is sent once (a tick number, a machine count...)."""
     if isinstance(column, np.ndarray):
         if column.ndim == 1 and len(column) > 1 and (column == column[0]).all():
-            return msgpack.ExtType(CONSTANT, msgpack.packb(column[0].item(), use_bin_type=True))
-    elif isinstance(column, list) and len(column) > 1 and column[0].__class__ in _SCALARS and column.count(column[0]) == len(column):
+            return _ext(CONSTANT, _Packer.scalar.pack(column[0].item()))
+    elif column.__class__ is list and len(column) > 1 and column[0].__class__ in _SCALARS and column.count(column[0]) == len(column):
         if all(value.__class__ is column[0].__class__ for value in column):  # 1 == 1.0 == True, but they differ
-            return msgpack.ExtType(CONSTANT, msgpack.packb(column[0], use_bin_type=True))
+            return _ext(CONSTANT, _Packer.scalar.pack(column[0]))
     return column
 
 
@@ -216,11 +306,16 @@ _SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
 def pack_array(array: np.ndarray) -> bytes:
-    code = DTYPE_CODES.get(array.dtype.newbyteorder("<"))
+    code = DTYPE_CODES.get(array.dtype)  # a native little-endian dtype, the common case
+    if code is None:
+        code = DTYPE_CODES.get(array.dtype.newbyteorder("<"))
     if code is None or array.ndim > MAX_DIMS:
         raise TypeError(f"cannot send an array of dtype {array.dtype} and {array.ndim} dimensions")
     array = np.ascontiguousarray(array, dtype=DTYPES[code])
-    return struct.pack(f"<BB{array.ndim}Q", code, array.ndim, *array.shape) + array.tobytes()
+    return _ARRAY_HEADERS[array.ndim].pack(code, array.ndim, *array.shape) + array.tobytes()
+
+
+_ARRAY_HEADERS = [struct.Struct(f"<BB{ndim}Q") for ndim in range(MAX_DIMS + 1)]
 
 
 def pack_answers(results: list) -> bytes:

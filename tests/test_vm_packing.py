@@ -165,3 +165,30 @@ def test_best_fit_no_worse_than_first_fit_on_stranded_and_spreading_is_worst():
     assert min(ff["score"], bf["score"]) > 50
     assert worst["failed"] > 0 and worst["score"] < 0  # spreading keeps all 40 machines busy and fails large VMs
     assert worst["machines_used"] > ff["machines_used"] > ff["machines_bound"]
+
+
+def test_a_batch_of_answers_is_placed_exactly_as_one_by_one():
+    from evaluators.answers import Invalid
+    from evaluators.vm_packing.simulator import choose, choose_batch
+
+    rng = np.random.default_rng(7)
+    count = 6
+    for _ in range(300):
+        n = int(rng.integers(1, 9))
+        cpu_free = rng.choice([0.0, 1.0, 2.0, 4.0, 8.0], size=(n, count))
+        mem_free = rng.choice([0.0, 4.0, 8.0, 16.0], size=(n, count))
+        cpus = rng.choice([1.0, 2.0, 4.0], size=n).tolist()
+        mems = rng.choice([4.0, 8.0], size=n).tolist()
+        kind = rng.integers(4)
+        if kind == 0:  # ties everywhere, -0.0 and 0.0 among them
+            answers = [rng.choice([0.0, -0.0, 1.0], size=count) for _ in range(n)]
+        elif kind == 1:  # ints, some too large for a float to tell apart
+            answers = [rng.integers(2**53, 2**53 + 3, size=count) for _ in range(n)]
+        elif kind == 2:  # one answer breaks a rule: the batch is judged one by one
+            answers = [rng.normal(size=count) for _ in range(n)]
+            broken = [np.full(count, np.nan), np.ones(count + 1), [1.0] * count, Invalid("bad"), np.full(count, np.inf)]
+            answers[int(rng.integers(n))] = broken[int(rng.integers(len(broken)))]
+        else:
+            answers = [rng.normal(size=count).astype(rng.choice([np.float32, np.float64])) for _ in range(n)]
+        expected = [choose(a, count, c, m, cpu, mem) for a, c, m, cpu, mem in zip(answers, cpu_free, mem_free, cpus, mems)]
+        assert choose_batch(answers, count, cpu_free, mem_free, cpus, mems) == expected

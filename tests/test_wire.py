@@ -171,3 +171,26 @@ def test_socketpair_buffers_hold_a_batch():
     assert ours.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= 1 << 20
     ours.close()
     theirs.close()
+
+
+def test_the_trusted_channel_reads_messages_exactly_as_sent():
+    import time
+
+    ours, theirs = wire.channel_pair()
+    channel = wire.Channel(ours)
+    theirs.sendall(wire.HEADER.pack(3) + b"abc" + wire.HEADER.pack(2) + b"de" + wire.HEADER.pack(4) + b"f")
+    assert channel.recv(100, deadline=time.monotonic() + 1) == b"abc"
+    assert channel.recv(100, deadline=time.monotonic() + 1) == b"de"  # kept from the first read
+    with pytest.raises(wire.ChannelTimeout):  # half a message, then nothing
+        channel.recv(100, deadline=time.monotonic() + 0.05)
+    theirs.sendall(b"ghi")
+    assert channel.recv(100, deadline=time.monotonic() + 1) == b"fghi"
+    theirs.sendall(wire.HEADER.pack(1000))
+    with pytest.raises(wire.MessageTooLarge):
+        channel.recv(100, deadline=None)
+    channel.send(b"x" * 100_000, deadline=time.monotonic() + 1)
+    assert wire.recv_message(theirs, 200_000) == b"x" * 100_000
+    theirs.close()
+    with pytest.raises(wire.ChannelClosed):
+        wire.Channel(ours).recv(100, deadline=time.monotonic() + 1)
+    ours.close()

@@ -80,6 +80,36 @@ def check_scores(raw: object, count: int) -> tuple[np.ndarray | None, str | None
     return scores, None
 
 
+NO_ROOM = -1  # the choice when no machine has room for the VM
+
+
+def choose(raw: object, count: int, cpu_free: np.ndarray, mem_free: np.ndarray, cpu: float, mem: float) -> int | str:
+    """Where an answer puts the VM: the highest-scoring machine with room (ties: the lowest
+    index), NO_ROOM, or the rule the answer breaks (a str)."""
+    scores, problem = check_scores(raw, count)
+    if problem is not None:
+        return problem
+    fits = np.flatnonzero((cpu_free >= cpu) & (mem_free >= mem))
+    if len(fits) == 0:
+        return NO_ROOM
+    return int(fits[np.argmax(scores[fits])])
+
+
+def choose_batch(answers: list, count: int, cpu_free: np.ndarray, mem_free: np.ndarray, cpus: list[float], mems: list[float]) -> list:
+    """`choose` for the answers of a batch of scenarios with pools of `count` machines; row i of
+    `cpu_free` and `mem_free` is scenario i's. Answers that are all finite numeric arrays of the
+    right shape (the common case) are judged in one pass, with exactly `choose`'s rules: a
+    machine without room never wins, since its score is replaced by -inf and every score is
+    finite; `argmax` takes the first of equal maxima."""
+    if count > 0 and all(a.__class__ is np.ndarray and a.shape == (count,) and a.dtype.kind in "iuf" for a in answers):
+        scores = np.array(answers, dtype=float)
+        if np.isfinite(scores).all():
+            fit = (cpu_free >= np.array(cpus)[:, None]) & (mem_free >= np.array(mems)[:, None])
+            best = np.where(fit, scores, -np.inf).argmax(axis=1)
+            return np.where(fit.any(axis=1), best, NO_ROOM).tolist()
+    return [choose(a, count, c, m, cpu, mem) for a, c, m, cpu, mem in zip(answers, cpu_free, mem_free, cpus, mems)]
+
+
 def footprint(cpu: float, mem: float, pool) -> float:
     """The fraction of one machine a VM needs at least (its bigger dimension)."""
     return max(cpu / pool.cpu, mem / pool.mem)
@@ -87,96 +117,118 @@ def footprint(cpu: float, mem: float, pool) -> float:
 
 def simulate(priority, workload: Workload) -> SimResult:
     """Run one scenario with a trusted, in-process `priority(vm, machines)`."""
-    run = steps(workload)
+    pool = workload.pool
+    state = PoolState.empty(pool.machines)
+    run = steps(workload, state)
     try:
-        vm, machines = next(run)
+        r, t, cpu, mem = next(run)
         while True:
-            fresh = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in machines.items()}
-            vm, machines = run.send(priority(VM(**vm), Machines(**fresh)))
+            machines = Machines(pool.machines, pool.cpu, pool.mem, state.cpu_free.copy(), state.mem_free.copy(), state.n_vms.copy(), t)
+            answer = priority(VM(r, t, cpu, mem), machines)
+            r, t, cpu, mem = run.send(choose(answer, pool.machines, state.cpu_free, state.mem_free, cpu, mem))
     except StopIteration as done:
         return done.value
 
 
-def steps(workload: Workload):  # noqa: C901 - one tight event loop
-    """The simulation as a generator: yields (vm, machines) field dicts, receives the scores."""
+@dataclass(frozen=True)
+class PoolState:
+    """The live per-machine arrays of one scenario (rows of the evaluator's shared blocks, so a
+    batch of scenarios is copied out in one indexing operation)."""
+
+    cpu_free: np.ndarray  # float64
+    mem_free: np.ndarray  # float64
+    n_vms: np.ndarray  # int64
+
+    @classmethod
+    def empty(cls, count: int) -> "PoolState":
+        return cls(np.empty(count), np.empty(count), np.empty(count, dtype=np.int64))
+
+
+def steps(workload: Workload, state: PoolState):  # noqa: C901 - one tight event loop
+    """The simulation as a generator: yields (id, time, cpu, mem) of each arrival, receives the
+    `choose` of the answer (the machine, NO_ROOM, or the rule the answer broke). The pool at that arrival is `state` (live arrays, which this generator resets at its
+    start and updates after each answer: whoever shows them to a priority function copies them
+    first); its count and capacities are the workload's pool's."""
     pool, horizon = workload.pool, workload.horizon
     count = pool.machines
-    cpu_free = np.full(count, pool.cpu)
-    mem_free = np.full(count, pool.mem)
-    n_vms = np.zeros(count, dtype=np.int64)
+    cpu_free, mem_free, n_vms = state.cpu_free, state.mem_free, state.n_vms
+    cpu_free[:] = pool.cpu
+    mem_free[:] = pool.mem
+    n_vms[:] = 0
+    cpu_left, mem_left, hosted = cpu_free.tolist(), mem_free.tolist(), n_vms.tolist()  # the same, as Python numbers (faster one by one)
     strand_cpu = [0.0] * count
     strand_mem = [0.0] * count
-    state = {"used": 0, "s_cpu": 0.0, "s_mem": 0.0}
-    acc = {"last": 0.0, "used": 0.0, "s_cpu": 0.0, "s_mem": 0.0}
+    used, s_cpu, s_mem = 0, 0.0, 0.0  # machines used, stranded CPU and memory now
+    last, acc_used, acc_s_cpu, acc_s_mem = 0.0, 0.0, 0.0, 0.0  # integrals up to `last`
     departures: list[tuple[float, int, int]] = []
     starts, ends = workload.start.tolist(), workload.end.tolist()
     cpus, mems = workload.cpu.tolist(), workload.mem.tolist()
-
-    def advance(t: float) -> None:
-        t = min(max(t, 0.0), horizon)
-        dt = t - acc["last"]
-        if dt > 0.0:
-            acc["used"] += state["used"] * dt
-            acc["s_cpu"] += state["s_cpu"] * dt
-            acc["s_mem"] += state["s_mem"] * dt
-            acc["last"] = t
-
-    def refresh(j: int) -> None:
-        cf, mf = float(cpu_free[j]), float(mem_free[j])
-        sc = cf if mf < STRAND_MEM else 0.0
-        sm = mf if cf < STRAND_CPU else 0.0
-        state["s_cpu"] += sc - strand_cpu[j]
-        state["s_mem"] += sm - strand_mem[j]
-        strand_cpu[j], strand_mem[j] = sc, sm
-
     failed, failed_fp, arrivals, peak = 0, 0.0, 0, 0
+    heappop, heappush, n = heapq.heappop, heapq.heappush, workload.n
 
-    def depart_until(t: float) -> None:
-        while departures and departures[0][0] <= t:
-            te, k, j = heapq.heappop(departures)
-            advance(te)
-            cpu_free[j] += cpus[k]
-            mem_free[j] += mems[k]
-            n_vms[j] -= 1
-            if n_vms[j] == 0:
-                state["used"] -= 1
-            refresh(j)
-
-    for r in range(workload.n):
-        t = starts[r]
-        depart_until(t)
-        if t > horizon:
+    # advance(t) and refresh(j), written out inline below (this loop runs once per VM):
+    #   advance: t clipped to [0, horizon]; dt = t - last; if dt > 0, each integral += value * dt
+    #   refresh: machine j's stranded CPU / memory from its free capacity, totals updated
+    for r in range(n + 1):
+        t = starts[r] if r < n else horizon
+        while departures and departures[0][0] <= t:  # departures at or before t come first
+            te, k, j = heappop(departures)
+            te = min(max(te, 0.0), horizon)
+            dt = te - last
+            if dt > 0.0:
+                acc_used += used * dt
+                acc_s_cpu += s_cpu * dt
+                acc_s_mem += s_mem * dt
+                last = te
+            cpu_free[j] = cpu_left[j] = cf = cpu_left[j] + cpus[k]
+            mem_free[j] = mem_left[j] = mf = mem_left[j] + mems[k]
+            n_vms[j] = hosted[j] = hosted[j] - 1
+            if hosted[j] == 0:
+                used -= 1
+            sc = cf if mf < STRAND_MEM else 0.0
+            sm = mf if cf < STRAND_CPU else 0.0
+            s_cpu += sc - strand_cpu[j]
+            s_mem += sm - strand_mem[j]
+            strand_cpu[j], strand_mem[j] = sc, sm
+        if r == n or t > horizon:
             break
-        advance(t)
+        ta = min(max(t, 0.0), horizon)
+        dt = ta - last
+        if dt > 0.0:
+            acc_used += used * dt
+            acc_s_cpu += s_cpu * dt
+            acc_s_mem += s_mem * dt
+            last = ta
         in_window = t >= 0.0
         arrivals += in_window
-        vm = {"id": r, "time": t, "cpu": cpus[r], "mem": mems[r]}
-        machines = {
-            "count": count, "cpu_capacity": pool.cpu, "mem_capacity": pool.mem, "cpu_free": cpu_free,
-            "mem_free": mem_free, "n_vms": n_vms, "time": t,
-        }  # fmt: skip; the live arrays: whoever receives them copies (the wire does, and `simulate`)
-        scores, problem = check_scores((yield vm, machines), count)
-        if problem is not None:
-            return SimResult(0.0, 0.0, 0.0, failed, failed_fp, arrivals, peak, f"VM {r} (t={t:.2f}h, {cpus[r]:g} vCPU, {mems[r]:g} GiB): {problem}")
-        fits = np.flatnonzero((cpu_free >= cpus[r]) & (mem_free >= mems[r]))
-        if len(fits) == 0:
+        cpu, mem = cpus[r], mems[r]
+        j = yield r, t, cpu, mem
+        if j.__class__ is str:
+            return SimResult(0.0, 0.0, 0.0, failed, failed_fp, arrivals, peak, f"VM {r} (t={t:.2f}h, {cpu:g} vCPU, {mem:g} GiB): {j}")
+        if j == NO_ROOM:
             if in_window:
                 failed += 1
-                failed_fp += footprint(cpus[r], mems[r], pool) * (min(ends[r], horizon) - t)
+                failed_fp += footprint(cpu, mem, pool) * (min(ends[r], horizon) - t)
             continue
-        j = int(fits[np.argmax(scores[fits])])
-        cpu_free[j] -= cpus[r]
-        mem_free[j] -= mems[r]
-        n_vms[j] += 1
-        if n_vms[j] == 1:
-            state["used"] += 1
-            peak = max(peak, state["used"])
-        refresh(j)
+        cpu_free[j] = cpu_left[j] = cf = cpu_left[j] - cpu
+        mem_free[j] = mem_left[j] = mf = mem_left[j] - mem
+        n_vms[j] = hosted[j] = hosted[j] + 1
+        if hosted[j] == 1:
+            used += 1
+            peak = max(peak, used)
+        sc = cf if mf < STRAND_MEM else 0.0
+        sm = mf if cf < STRAND_CPU else 0.0
+        s_cpu += sc - strand_cpu[j]
+        s_mem += sm - strand_mem[j]
+        strand_cpu[j], strand_mem[j] = sc, sm
         if ends[r] < horizon:
-            heapq.heappush(departures, (ends[r], r, j))
-    depart_until(horizon)
-    advance(horizon)
-    return SimResult(acc["used"], acc["s_cpu"], acc["s_mem"], failed, failed_fp, arrivals, peak)
+            heappush(departures, (ends[r], r, j))
+    dt = horizon - last  # advance(horizon)
+    if dt > 0.0:
+        acc_used += used * dt
+        acc_s_cpu += s_cpu * dt
+        acc_s_mem += s_mem * dt
+    return SimResult(acc_used, acc_s_cpu, acc_s_mem, failed, failed_fp, arrivals, peak)
 
 
 def fluid_bound_hours(workload: Workload) -> float:
