@@ -19,10 +19,11 @@ import dataclasses
 
 from evaluators import lockstep
 from evaluators.candidate import Candidate
+from evaluators.families import STAGES, FamilyStages
 from evaluators.llm_routing.reference import RoundRobin
 from evaluators.llm_routing.scoring import Anchors, anchors, summarise
 from evaluators.llm_routing.simulator import SimResult, cluster_info, isolated_ttft, simulate, steps
-from evaluators.llm_routing.workload import SHAPES, SHAPES_BY_NAME, Workload, generate
+from evaluators.llm_routing.workload import SHAPES, Workload, generate
 from evaluators.protocol import StageResult
 from sandboxes.wire import Records
 
@@ -48,27 +49,17 @@ class RoutingEvaluator:
         smoke_scale: float = 0.2,
         shapes: list[str] | tuple[str, ...] | None = None,
     ) -> None:
-        names = tuple(shapes) if shapes else tuple(s.name for s in SHAPES)
-        unknown = [n for n in names if n not in SHAPES_BY_NAME]
-        if unknown:
-            raise ValueError(f"unknown scenario families {unknown}; known: {sorted(SHAPES_BY_NAME)}")
-        self.stages: tuple[str, ...] = ("smoke", "train", "test")
-        self.seed = int(seed)
-        self._shapes = tuple(SHAPES_BY_NAME[n] for n in names)
-        self._count = {"smoke": int(smoke_per_shape), "train": int(train_per_shape), "test": int(test_per_shape)}
-        self._scale = {"smoke": float(smoke_scale), "train": float(scale), "test": float(scale)}
+        self._families = FamilyStages.of(
+            SHAPES, shapes, seed, counts=(smoke_per_shape, train_per_shape, test_per_shape), scales=(smoke_scale, scale, scale)
+        )
+        self.stages: tuple[str, ...] = STAGES
+        self.seed = self._families.seed
         self._cache: dict[str, tuple[list[Workload], list[Anchors], list]] = {}
 
     def workloads(self, stage: str) -> tuple[list[Workload], list[Anchors], list]:
         """The stage's workloads, their round-robin / floor anchors and floors (built once)."""
-        if stage not in self.stages:
-            raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
         if stage not in self._cache:
-            workloads = [
-                generate(shape, self.seed, stage, k * len(SHAPES) + SHAPES.index(shape), self._scale[stage])
-                for shape in self._shapes
-                for k in range(self._count[stage])
-            ]
+            workloads = self._families.workloads(stage, generate)
             floors = [isolated_ttft(w) for w in workloads]
             refs = [anchors(simulate(RoundRobin(cluster_info(w)), w), f) for w, f in zip(workloads, floors)]
             self._cache[stage] = (workloads, refs, floors)

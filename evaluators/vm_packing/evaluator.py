@@ -19,10 +19,11 @@ import numpy as np
 
 from evaluators import lockstep
 from evaluators.candidate import Candidate
+from evaluators.families import STAGES, FamilyStages
 from evaluators.protocol import StageResult
 from evaluators.vm_packing.scoring import Anchors, summarise
 from evaluators.vm_packing.simulator import PoolState, choose, choose_batch, fluid_bound_hours, naive_hours, steps
-from evaluators.vm_packing.workload import SHAPES, SHAPES_BY_NAME, Workload, generate
+from evaluators.vm_packing.workload import SHAPES, Workload, generate
 from sandboxes.wire import Records
 
 INTERFACE = "Define `priority(vm, machines)` returning a float array with one finite score per machine."
@@ -47,26 +48,16 @@ class PackingEvaluator:
         smoke_scale: float = 0.1,
         shapes: list[str] | tuple[str, ...] | None = None,
     ) -> None:
-        names = tuple(shapes) if shapes else tuple(s.name for s in SHAPES)
-        unknown = [n for n in names if n not in SHAPES_BY_NAME]
-        if unknown:
-            raise ValueError(f"unknown scenario families {unknown}; known: {sorted(SHAPES_BY_NAME)}")
-        self.stages: tuple[str, ...] = ("smoke", "train", "test")
-        self.seed = int(seed)
-        self._shapes = tuple(SHAPES_BY_NAME[n] for n in names)
-        self._count = {"smoke": int(smoke_per_shape), "train": int(train_per_shape), "test": int(test_per_shape)}
-        self._scale = {"smoke": float(smoke_scale), "train": float(scale), "test": float(scale)}
+        self._families = FamilyStages.of(
+            SHAPES, shapes, seed, counts=(smoke_per_shape, train_per_shape, test_per_shape), scales=(smoke_scale, scale, scale)
+        )
+        self.stages: tuple[str, ...] = STAGES
+        self.seed = self._families.seed
         self._cache: dict[str, tuple[list[Workload], list[Anchors]]] = {}
 
     def workloads(self, stage: str) -> tuple[list[Workload], list[Anchors]]:
-        if stage not in self.stages:
-            raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
         if stage not in self._cache:
-            workloads = [
-                generate(shape, self.seed, stage, k * len(SHAPES) + SHAPES.index(shape), self._scale[stage])
-                for shape in self._shapes
-                for k in range(self._count[stage])
-            ]
+            workloads = self._families.workloads(stage, generate)
             refs = [Anchors(fluid_bound_hours(w), naive_hours(w)) for w in workloads]
             self._cache[stage] = (workloads, refs)
         return self._cache[stage]
