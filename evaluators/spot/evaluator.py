@@ -24,12 +24,10 @@ The candidate module must define `class Policy` with `__init__(self, spec)` and
 
 from __future__ import annotations
 
-from evaluators.candidate import Candidate
-from evaluators.protocol import StageResult
 from evaluators.spot import grids
 from evaluators.spot.lockstep import deadline_ticks
 from evaluators.spot.simulator import TICK_HOURS, JobSpec
-from evaluators.spot.stages import MODELS, run_grid
+from evaluators.spot.stages import GridStages
 from evaluators.spot.traces import LEADERBOARD_ENVS, TICK_SECONDS, TRACE_TYPES_BY_NAME, make_windows
 from evaluators.spot.scoring import Scenario
 
@@ -39,7 +37,7 @@ SMOKE_OVERHEADS = (0.05, 0.1)
 WINDOW_TICKS = 554  # 92.3 h, as the published windows: the published model runs past a deadline
 
 
-class SpotEvaluator:
+class SpotEvaluator(GridStages):
     """Can't Be Late, single region. All parameters are keyword-only and have defaults.
 
     seed: base seed of every synthetic trace (stages use disjoint streams derived from it).
@@ -49,6 +47,8 @@ class SpotEvaluator:
     deadlines, overheads: hours; smoke_overheads: the overheads the smoke stage uses.
     job_hours: work the job needs. model: "strict" or "published". traces: real traces (path).
     """
+
+    group_label = "environment"
 
     def __init__(
         self,
@@ -76,32 +76,14 @@ class SpotEvaluator:
             deadline_ticks(JobSpec(job_hours=float(job_hours), deadline_hours=float(deadline)))  # ValueError if not whole ticks
         if int(windows_per_trace) != 1:
             raise ValueError("windows_per_trace must be 1: overlapping windows of one trace, played in lockstep, leak the future")
-        if model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, not {model!r}")
-        self.stages: tuple[str, ...] = ("smoke", "train", "test")
-        self.seed = int(seed)
-        self.model = model
+        super().__init__(seed, model, traces)
         self._names = names
         self._windows = {"smoke": int(smoke_windows), "train": int(train_windows), "test": int(test_windows)}
         self._deadlines = tuple(float(d) for d in deadlines)
         self._overheads = {"smoke": tuple(float(o) for o in smoke_overheads), "train": tuple(float(o) for o in overheads),
                            "test": tuple(float(o) for o in overheads)}  # fmt: skip
         self._job_hours = float(job_hours)
-        self._traces = traces
-        self._cache: dict[str, grids.Grid] = {}
-        if traces:
-            self._cache["train"] = self._build("train")  # a wrong path or format fails here, at load
-
-    def grid(self, stage: str) -> grids.Grid:
-        """The stage's scenarios, built on first use and cached."""
-        if stage not in self.stages:
-            raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
-        if stage not in self._cache:
-            self._cache[stage] = self._build(stage)
-        return self._cache[stage]
-
-    def scenarios(self, stage: str) -> list[Scenario]:
-        return list(self.grid(stage).scenarios)
+        self._read_real_traces()
 
     def _build(self, stage: str) -> grids.Grid:
         if self._traces and stage != "smoke":
@@ -115,6 +97,3 @@ class SpotEvaluator:
         specs = [JobSpec(job_hours=self._job_hours, deadline_hours=d, restart_overhead_hours=o, tick_hours=TICK_HOURS)
                  for d in self._deadlines for o in self._overheads[stage]]  # fmt: skip
         return grids.synthetic([Scenario(w.trace_type, w.label, spec, w.available, w.mean_availability) for w in windows for spec in specs])
-
-    def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
-        return run_grid(stage, self.grid(stage), candidate, self.model, "environment")

@@ -20,25 +20,25 @@ visible, spot billed at the trace's own price; scored per region-set group as pu
 
 from __future__ import annotations
 
-from evaluators.candidate import Candidate
-from evaluators.protocol import StageResult
 from evaluators.spot import grids
 from evaluators.spot.lockstep import deadline_ticks
 from evaluators.spot.regions import TICK_SECONDS, TRACE_TICKS, make_region_windows
 from evaluators.spot.scoring import Scenario
 from evaluators.spot.simulator import JobSpec
-from evaluators.spot.stages import MODELS, run_grid
+from evaluators.spot.stages import GridStages
 
 DEFAULT_COUNTS = (2, 3, 4, 5, 6, 7, 8, 9)
 
 
-class MultiRegionEvaluator:
+class MultiRegionEvaluator(GridStages):
     """Can't Be Late, multi-region. All parameters are keyword-only and have defaults.
 
     seed: base seed (stages use disjoint streams). train_windows / test_windows / smoke_windows:
     scenarios per region-set size. region_counts: the sizes (1..9). deadline_hours,
     overhead_hours, job_hours: the job (hours). model: "strict" or "published". traces: a path.
     """
+
+    group_label = "region-set size"
 
     def __init__(
         self,
@@ -57,31 +57,13 @@ class MultiRegionEvaluator:
         if deadline_hours < job_hours or not region_counts:
             raise ValueError("need a deadline >= job_hours and at least one region-set size")
         deadline_ticks(JobSpec(job_hours=float(job_hours), deadline_hours=float(deadline_hours), tick_hours=TICK_SECONDS / 3600))
-        if model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, not {model!r}")
-        self.stages: tuple[str, ...] = ("smoke", "train", "test")
-        self.seed = int(seed)
-        self.model = model
+        super().__init__(seed, model, traces)
         self._windows = {"smoke": int(smoke_windows), "train": int(train_windows), "test": int(test_windows)}
         self._counts = tuple(int(c) for c in region_counts)
         self._deadline = float(deadline_hours)
         self._overhead = float(overhead_hours)
         self._job = float(job_hours)
-        self._traces = traces
-        self._cache: dict[str, grids.Grid] = {}
-        if traces:
-            self._cache["train"] = self._build("train")  # a wrong path or format fails here, at load
-
-    def grid(self, stage: str) -> grids.Grid:
-        """The stage's scenarios, built on first use and cached."""
-        if stage not in self.stages:
-            raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
-        if stage not in self._cache:
-            self._cache[stage] = self._build(stage)
-        return self._cache[stage]
-
-    def scenarios(self, stage: str) -> list[Scenario]:
-        return list(self.grid(stage).scenarios)
+        self._read_real_traces()
 
     def _build(self, stage: str) -> grids.Grid:
         if self._traces and stage != "smoke":
@@ -94,6 +76,3 @@ class MultiRegionEvaluator:
                            tick_hours=TICK_SECONDS / 3600, num_regions=len(w.zones))  # fmt: skip
             scenarios.append(Scenario(f"{len(w.zones)} regions", w.label, spec, w.available, w.mean_availability))
         return grids.synthetic(scenarios)
-
-    def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
-        return run_grid(stage, self.grid(stage), candidate, self.model, "region-set size")

@@ -12,6 +12,46 @@ from evaluators.spot.scoring import Scenario, summarise
 from evaluators.spot.simulator import by_region
 
 MODELS = ("strict", "published")
+STAGES = ("smoke", "train", "test")
+
+
+class GridStages:
+    """What both spot evaluators share: three stages, each a Grid built once (by the subclass's
+    `_build`) and played by run_grid under the chosen model. Real traces are read at load, so a
+    wrong path or format fails there and not in the first candidate's train stage."""
+
+    group_label = "scenario group"  # how the per-group feedback names a group
+
+    def __init__(self, seed: int, model: str, traces: str | None) -> None:
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, not {model!r}")
+        self.stages: tuple[str, ...] = STAGES
+        self.seed = int(seed)
+        self.model = model
+        self._traces = traces
+        self._cache: dict[str, Grid] = {}
+
+    def _read_real_traces(self) -> None:
+        """Call once the subclass's settings are in place."""
+        if self._traces:
+            self._cache["train"] = self._build("train")
+
+    def grid(self, stage: str) -> Grid:
+        """The stage's scenarios, built on first use and cached."""
+        if stage not in self.stages:
+            raise ValueError(f"unknown stage {stage!r}; stages are {self.stages}")
+        if stage not in self._cache:
+            self._cache[stage] = self._build(stage)
+        return self._cache[stage]
+
+    def scenarios(self, stage: str) -> list[Scenario]:
+        return list(self.grid(stage).scenarios)
+
+    def run_stage(self, stage: str, candidate: Candidate) -> StageResult:
+        return run_grid(stage, self.grid(stage), candidate, self.model, self.group_label)
+
+    def _build(self, stage: str) -> Grid:
+        raise NotImplementedError
 
 
 def run_grid(stage: str, grid: Grid, candidate: Candidate, model: str, group_label: str) -> StageResult:
