@@ -165,7 +165,11 @@ class Channel:
                 self._wait(select.POLLOUT, deadline)
 
     def recv(self, max_bytes: int, deadline: float | None = None) -> bytes:
-        """One whole message; ChannelClosed, ChannelTimeout, or MessageTooLarge."""
+        """One whole message; ChannelClosed, ChannelTimeout, or MessageTooLarge. Past the deadline
+        it is a timeout even when a whole message waits (as `recv_message`): replies queued ahead
+        must not carry a candidate past its wall clock limit."""
+        if deadline is not None and deadline - time.monotonic() <= 0:
+            raise ChannelTimeout("no answer before the deadline")
         buffer = self.buffer
         while True:
             if len(buffer) >= HEADER.size:

@@ -194,3 +194,26 @@ def test_the_trusted_channel_reads_messages_exactly_as_sent():
     with pytest.raises(wire.ChannelClosed):
         wire.Channel(ours).recv(100, deadline=time.monotonic() + 1)
     ours.close()
+
+
+def test_after_the_deadline_the_trusted_channel_takes_no_more_answers():
+    """As recv_message: once the wall clock limit has passed, a receive is a timeout even when
+    whole messages wait (in the socket, or kept from an earlier read). Otherwise a candidate that
+    queued replies ahead (or whose process the supervisor killed at the limit) would go on being
+    answered, and scored, past its wall clock limit, as long as this side never had to wait."""
+    import time
+
+    ours, theirs = wire.channel_pair()
+    channel = wire.Channel(ours)
+    theirs.sendall((wire.HEADER.pack(1) + b"a") * 3)
+    assert channel.recv(100, deadline=time.monotonic() + 1) == b"a"  # the other two are kept
+    with pytest.raises(wire.ChannelTimeout):
+        channel.recv(100, deadline=time.monotonic() - 0.001)  # kept bytes, deadline passed
+    fresh = wire.Channel(theirs)
+    ours.sendall(wire.HEADER.pack(1) + b"b")
+    with pytest.raises(wire.ChannelTimeout):
+        fresh.recv(100, deadline=time.monotonic() - 0.001)  # bytes in the socket, deadline passed
+    with pytest.raises(wire.ChannelTimeout):
+        wire.recv_message(theirs, 100, deadline=time.monotonic() - 0.001)  # the rule it keeps
+    ours.close()
+    theirs.close()
