@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from evaluators.answers import Invalid, Spec, check
-from sandboxes import wire
+from sandboxes import framing, wire
 from sandboxes.wire import Unencodable
 from sandboxes.errors import CandidateFailed
 
@@ -53,7 +53,7 @@ class Session:
 
     def __init__(self, sock: socket.socket, deadline: float, limits: wire.Limits = wire.Limits()):
         self.sock, self.deadline, self.limits = sock, deadline, limits
-        self.channel = wire.Channel(sock)
+        self.channel = framing.Channel(sock)
         self.failure: CandidateFailed | None = None
         self.seconds = 0.0  # total round-trip time, on this side's clock
         self.round_trips = 0
@@ -75,7 +75,7 @@ class Session:
         except (BrokenPipeError, ConnectionResetError) as exc:
             self._sent_at = None
             raise self._fail("crash", f"the candidate's process ended before taking a call ({exc})")
-        except wire.ChannelTimeout:
+        except framing.ChannelTimeout:
             self._sent_at = None
             raise self._fail("timeout", "the candidate took no call before the wall clock limit")
 
@@ -85,11 +85,11 @@ class Session:
             raise self.failure
         try:
             reply = wire.unpack_trusted(self.channel.recv(self.limits.max_bytes, self.deadline), self.limits)
-        except wire.ChannelTimeout:
+        except framing.ChannelTimeout:
             raise self._fail("timeout", "no answer before the wall clock limit")
-        except wire.ChannelClosed as exc:
+        except framing.ChannelClosed as exc:
             raise self._fail("crash", f"the candidate's process ended while the evaluator waited for an answer ({exc})")
-        except wire.MessageTooLarge as exc:
+        except framing.MessageTooLarge as exc:
             raise self._fail("output_limit", str(exc))
         except wire.WireError as exc:
             raise self._fail("invalid_output", str(exc))

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from sandboxes import wire
+from sandboxes import framing
 from sandboxes.base import Limits
 from sandboxes.errors import BoxBroken
 
@@ -171,7 +171,7 @@ class PoolBox:
     def start(self, limits: Limits) -> PoolJob:
         if self.broken:
             raise BoxBroken("this sandbox was retired")
-        ours, theirs = wire.channel_pair()
+        ours, theirs = framing.channel_pair()
         self.uses += 1
         oom_before = self.launcher.oom_kills()
         try:

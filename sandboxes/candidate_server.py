@@ -29,7 +29,7 @@ import traceback
 
 import msgpack
 
-from sandboxes import wire
+from sandboxes import framing, wire
 
 CANDIDATE_FILE = "candidate.py"
 RESERVE_BYTES = 8 << 20  # address space freed on MemoryError so the failure can still be reported
@@ -60,8 +60,8 @@ class Server:
     def serve(self) -> int:
         while True:
             try:
-                raw = wire.recv_message(self.sock, MAX_REQUEST_BYTES)
-            except wire.ChannelClosed:
+                raw = framing.recv_message(self.sock, MAX_REQUEST_BYTES)
+            except framing.ChannelClosed:
                 return 0
             self._send(self._answer(raw))
 
@@ -162,7 +162,7 @@ class Server:
 
     def _send(self, payload: bytes) -> None:
         try:
-            wire.send_message(self.sock, payload)
+            framing.send_message(self.sock, payload)
         except OSError:
             raise SystemExit(0) from None  # the evaluator went away: nothing left to answer
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-SERVER_MODULES = ("__init__.py", "candidate_server.py", "errors.py", "hardening.py", "pool_server.py", "scratch.py", "seccomp.py", "wire.py")
+SERVER_MODULES = ("__init__.py", "candidate_server.py", "errors.py", "framing.py", "hardening.py", "pool_server.py", "scratch.py", "seccomp.py", "wire.py")
 VIEW_MODULES = (
     "evaluators/__init__.py", "evaluators/txn/__init__.py", "evaluators/txn/cost.py", "evaluators/txn/view.py",
     "evaluators/txn/adrs_format.py", "evaluators/shims/__init__.py", "evaluators/shims/sky_spot.py",

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from sandboxes import wire
+from sandboxes import framing
 from sandboxes.base import Limits
 from sandboxes.box import JobEnd
 from sandboxes.errors import SandboxUnavailable
@@ -60,7 +60,7 @@ class ProcessBox:
             os.mkdir(workdir)
         except OSError as exc:
             raise SandboxUnavailable(f"cannot create a work dir: {exc}") from exc
-        ours, theirs = wire.channel_pair()
+        ours, theirs = framing.channel_pair()
         output = open(os.path.join(root, "output"), "wb")
         try:
             proc = subprocess.Popen(

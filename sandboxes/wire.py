@@ -1,4 +1,5 @@
-"""Plain data across the sandbox boundary: length-prefixed msgpack messages, NumPy arrays as bytes.
+"""Plain data across the sandbox boundary: msgpack messages, NumPy arrays as bytes (framed by
+sandboxes.framing).
 
 Both sides import this module, but only the trusted side's decoder matters: whatever the
 candidate's process sends is decoded here into fresh built-in values (None, bool, int, float,
@@ -18,39 +19,21 @@ into objects the candidate built. No pickle anywhere.
 from __future__ import annotations
 
 import math
-import select
-import socket
 import struct
-import time
 from dataclasses import dataclass, field
 from itertools import repeat
 
 import msgpack
 import numpy as np
 
+from sandboxes.framing import WireError
+
 ARRAY, RECORDS, UNENCODABLE, CONSTANT, STACKED = 1, 2, 3, 4, 5
-HEADER = struct.Struct(">I")
 MAX_DIMS = 8
 DTYPES = tuple(  # the only dtypes that cross, by code (their index here), little-endian
     np.dtype(name).newbyteorder("<") for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64")
 )
 DTYPE_CODES = {dtype: code for code, dtype in enumerate(DTYPES)}
-
-
-class WireError(Exception):
-    """Bytes that are not a well-formed message (from a broken or hostile peer)."""
-
-
-class ChannelClosed(WireError):
-    """The peer closed the channel (its process exited or was killed)."""
-
-
-class ChannelTimeout(WireError):
-    """No complete message arrived before the deadline."""
-
-
-class MessageTooLarge(WireError):
-    """A message announced more bytes than the receiver accepts."""
 
 
 @dataclass(frozen=True)
@@ -79,133 +62,6 @@ class Unencodable:
     """An answer the candidate's process could not turn into plain data (its type name)."""
 
     type_name: str
-
-
-# --- framing -------------------------------------------------------------------------------
-
-BUFFER_BYTES = 4 << 20  # a tick's whole batch fits: the sender never waits for the reader
-
-
-def channel_pair() -> tuple[socket.socket, socket.socket]:
-    """A connected pair for one job's channel, with buffers large enough for a batch."""
-    ours, theirs = socket.socketpair()
-    for sock in (ours, theirs):
-        for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, option, BUFFER_BYTES)
-            except OSError:
-                pass  # capped by the system's maximum: still correct, only slower
-    return ours, theirs
-
-
-def send_message(sock: socket.socket, payload: bytes) -> None:
-    header = HEADER.pack(len(payload))
-    if len(payload) < 1 << 16:
-        sock.sendall(header + payload)  # one small copy beats a second system call
-    else:
-        sock.sendall(header)
-        sock.sendall(payload)
-
-
-def recv_message(sock: socket.socket, max_bytes: int, deadline: float | None = None) -> bytes:
-    """One whole message; ChannelClosed, ChannelTimeout, or WireError when it is too large.
-
-    The deadline is set on the socket once per message (setting it is a system call)."""
-    if deadline is not None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ChannelTimeout("no answer before the deadline")
-        sock.settimeout(remaining)
-    size = HEADER.unpack(_recv_exact(sock, HEADER.size))[0]
-    if size > max_bytes:
-        raise MessageTooLarge(f"an answer of {size} bytes exceeds the {max_bytes}-byte limit")
-    return _recv_exact(sock, size)
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    got = 0
-    while got < size:
-        try:
-            count = sock.recv_into(view[got:])
-        except socket.timeout:
-            raise ChannelTimeout("no answer before the deadline") from None
-        except OSError as exc:
-            raise ChannelClosed(f"channel failed: {exc}") from None
-        if count == 0:
-            raise ChannelClosed("the other side closed the channel")
-        got += count
-    return bytes(buffer)
-
-
-class Channel:
-    """The trusted side's end of a job's channel: whole messages both ways, under a deadline, in
-    as few system calls as it takes. The socket is non-blocking, so a send or a receive that can
-    go at once is one call (a socket with a timeout polls before every call); poll waits only
-    when it cannot. A receive reads the header and the body together and keeps any bytes past
-    the message for the next one: what the peer sends is read exactly as `recv_message` would."""
-
-    CHUNK = 1 << 16
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        sock.setblocking(False)
-        self.buffer = bytearray()
-        self.poller = select.poll()
-        self.poller.register(sock, select.POLLIN)
-
-    def send(self, payload: bytes, deadline: float | None = None) -> None:
-        """The whole message, or ChannelTimeout; the socket's own errors (BrokenPipeError...) pass."""
-        data = memoryview(HEADER.pack(len(payload)) + payload)
-        while data:
-            try:
-                data = data[self.sock.send(data) :]
-            except BlockingIOError:
-                self._wait(select.POLLOUT, deadline)
-
-    def recv(self, max_bytes: int, deadline: float | None = None) -> bytes:
-        """One whole message; ChannelClosed, ChannelTimeout, or MessageTooLarge. Past the deadline
-        it is a timeout even when a whole message waits (as `recv_message`): replies queued ahead
-        must not carry a candidate past its wall clock limit."""
-        if deadline is not None and deadline - time.monotonic() <= 0:
-            raise ChannelTimeout("no answer before the deadline")
-        buffer = self.buffer
-        while True:
-            if len(buffer) >= HEADER.size:
-                size = HEADER.unpack_from(buffer)[0]
-                if size > max_bytes:
-                    raise MessageTooLarge(f"an answer of {size} bytes exceeds the {max_bytes}-byte limit")
-                end = HEADER.size + size
-                if len(buffer) >= end:
-                    with memoryview(buffer) as view:
-                        message = view[HEADER.size : end].tobytes()
-                    del buffer[:end]
-                    return message
-                want = end - len(buffer)
-            else:
-                want = HEADER.size - len(buffer)
-            try:
-                chunk = self.sock.recv(max(want, self.CHUNK))
-            except BlockingIOError:
-                self._wait(select.POLLIN, deadline)
-                continue
-            except OSError as exc:
-                raise ChannelClosed(f"channel failed: {exc}") from None
-            if not chunk:
-                raise ChannelClosed("the other side closed the channel")
-            buffer += chunk
-
-    def _wait(self, events: int, deadline: float | None) -> None:
-        if deadline is None:
-            timeout = None
-        else:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChannelTimeout("no answer before the deadline")
-            timeout = math.ceil(remaining * 1000)
-        self.poller.modify(self.sock, events)
-        self.poller.poll(timeout)  # ready, hung up, or timed out: the caller's next try tells which
 
 
 # --- encoding (both sides) -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from evaluators.answers import Array, Float, Int, Invalid, Permutation, Tuple, check
-from sandboxes import wire
+from sandboxes import framing, wire
 
 
 def test_plain_data_and_arrays_round_trip_as_fresh_values():
@@ -107,23 +107,23 @@ def test_deep_nesting_is_a_wire_error_not_a_crash():
 
 
 def test_a_message_larger_than_the_limit_is_refused_before_it_is_read():
-    ours, theirs = wire.channel_pair()
-    theirs.sendall(wire.HEADER.pack(10_000_000))
-    with pytest.raises(wire.MessageTooLarge):
-        wire.recv_message(ours, max_bytes=1000, deadline=None)
+    ours, theirs = framing.channel_pair()
+    theirs.sendall(framing.HEADER.pack(10_000_000))
+    with pytest.raises(framing.MessageTooLarge):
+        framing.recv_message(ours, max_bytes=1000, deadline=None)
     theirs.close()
     ours.close()
 
 
 def test_a_closed_channel_and_a_deadline_are_told_apart():
-    ours, theirs = wire.channel_pair()
+    ours, theirs = framing.channel_pair()
     import time
 
-    with pytest.raises(wire.ChannelTimeout):
-        wire.recv_message(ours, 1000, deadline=time.monotonic() + 0.05)
+    with pytest.raises(framing.ChannelTimeout):
+        framing.recv_message(ours, 1000, deadline=time.monotonic() + 0.05)
     theirs.close()
-    with pytest.raises(wire.ChannelClosed):
-        wire.recv_message(ours, 1000, deadline=time.monotonic() + 1)
+    with pytest.raises(framing.ChannelClosed):
+        framing.recv_message(ours, 1000, deadline=time.monotonic() + 1)
     ours.close()
 
 
@@ -167,7 +167,7 @@ def _assert_plain(value) -> None:
 
 
 def test_socketpair_buffers_hold_a_batch():
-    ours, theirs = wire.channel_pair()
+    ours, theirs = framing.channel_pair()
     assert ours.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= 1 << 20
     ours.close()
     theirs.close()
@@ -176,23 +176,23 @@ def test_socketpair_buffers_hold_a_batch():
 def test_the_trusted_channel_reads_messages_exactly_as_sent():
     import time
 
-    ours, theirs = wire.channel_pair()
-    channel = wire.Channel(ours)
-    theirs.sendall(wire.HEADER.pack(3) + b"abc" + wire.HEADER.pack(2) + b"de" + wire.HEADER.pack(4) + b"f")
+    ours, theirs = framing.channel_pair()
+    channel = framing.Channel(ours)
+    theirs.sendall(framing.HEADER.pack(3) + b"abc" + framing.HEADER.pack(2) + b"de" + framing.HEADER.pack(4) + b"f")
     assert channel.recv(100, deadline=time.monotonic() + 1) == b"abc"
     assert channel.recv(100, deadline=time.monotonic() + 1) == b"de"  # kept from the first read
-    with pytest.raises(wire.ChannelTimeout):  # half a message, then nothing
+    with pytest.raises(framing.ChannelTimeout):  # half a message, then nothing
         channel.recv(100, deadline=time.monotonic() + 0.05)
     theirs.sendall(b"ghi")
     assert channel.recv(100, deadline=time.monotonic() + 1) == b"fghi"
-    theirs.sendall(wire.HEADER.pack(1000))
-    with pytest.raises(wire.MessageTooLarge):
+    theirs.sendall(framing.HEADER.pack(1000))
+    with pytest.raises(framing.MessageTooLarge):
         channel.recv(100, deadline=None)
     channel.send(b"x" * 100_000, deadline=time.monotonic() + 1)
-    assert wire.recv_message(theirs, 200_000) == b"x" * 100_000
+    assert framing.recv_message(theirs, 200_000) == b"x" * 100_000
     theirs.close()
-    with pytest.raises(wire.ChannelClosed):
-        wire.Channel(ours).recv(100, deadline=time.monotonic() + 1)
+    with pytest.raises(framing.ChannelClosed):
+        framing.Channel(ours).recv(100, deadline=time.monotonic() + 1)
     ours.close()
 
 
@@ -203,17 +203,17 @@ def test_after_the_deadline_the_trusted_channel_takes_no_more_answers():
     answered, and scored, past its wall clock limit, as long as this side never had to wait."""
     import time
 
-    ours, theirs = wire.channel_pair()
-    channel = wire.Channel(ours)
-    theirs.sendall((wire.HEADER.pack(1) + b"a") * 3)
+    ours, theirs = framing.channel_pair()
+    channel = framing.Channel(ours)
+    theirs.sendall((framing.HEADER.pack(1) + b"a") * 3)
     assert channel.recv(100, deadline=time.monotonic() + 1) == b"a"  # the other two are kept
-    with pytest.raises(wire.ChannelTimeout):
+    with pytest.raises(framing.ChannelTimeout):
         channel.recv(100, deadline=time.monotonic() - 0.001)  # kept bytes, deadline passed
-    fresh = wire.Channel(theirs)
-    ours.sendall(wire.HEADER.pack(1) + b"b")
-    with pytest.raises(wire.ChannelTimeout):
+    fresh = framing.Channel(theirs)
+    ours.sendall(framing.HEADER.pack(1) + b"b")
+    with pytest.raises(framing.ChannelTimeout):
         fresh.recv(100, deadline=time.monotonic() - 0.001)  # bytes in the socket, deadline passed
-    with pytest.raises(wire.ChannelTimeout):
-        wire.recv_message(theirs, 100, deadline=time.monotonic() - 0.001)  # the rule it keeps
+    with pytest.raises(framing.ChannelTimeout):
+        framing.recv_message(theirs, 100, deadline=time.monotonic() - 0.001)  # the rule it keeps
     ours.close()
     theirs.close()
