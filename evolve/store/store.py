@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased, sessionmaker
 from evolve.errors import RunNotFound, StoreError, UserError
 from evolve.proposers.base import BASE_VARIANT, PROMPT_OPERATOR
 from evolve.store import driver_lock, lineage_reads, models as m, reporting
-from evolve.store.database_url import as_url, one_line, open_engine, shown
+from evolve.store.database_url import one_line, open_engine, shown
 from evolve.store.migrations import migrate
 from evolve.store.rows import (
     add_proposal,
@@ -54,7 +54,6 @@ def default_db_url(run_dir: Path) -> str:
 
 class Store:
     def __init__(self, url: str):
-        url = as_url(url)
         self._engine: Engine = open_engine(url)
         try:
             migrate(self._engine)
